@@ -1,0 +1,53 @@
+# Two commands set up a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(CURDIR)/$(VENV)/bin
+# Re-install only when a requirements file changes.
+RUN_STAMP  := $(VENV)/.run-$(shell cat requirements.txt | sha1sum | cut -c1-12)
+DEV_STAMP  := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
+export PATH := $(BIN):$(PATH)
+
+.PHONY: run test bench lint migrate admin install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(RUN_STAMP): requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(DEV_STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+install: $(RUN_STAMP)
+install-dev: $(DEV_STAMP)
+
+## run: web (gunicorn), worker (RQ with scheduler) and cron, on embedded
+## PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set. Ctrl-C stops all.
+run: install
+	@echo "Starting web, worker and cron. Open http://127.0.0.1:$${PORT:-5000}/ once 'Listening at' shows. Ctrl-C stops everything."
+	$(BIN)/python -m reliability.embedded -- sh -c 'flask --app wsgi db upgrade && exec honcho start web worker cron'
+
+## test: the whole suite against real PostgreSQL and Redis
+## (TEST_DATABASE_URL / TEST_REDIS_URL, else embedded servers).
+test: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
+
+bench: install-dev
+	$(BIN)/python -m bench
+
+lint: install-dev
+	$(BIN)/ruff check .
+
+migrate: install
+	$(BIN)/python -m reliability.embedded -- flask --app wsgi db upgrade
+
+## admin: create the first admin (asks for email and password).
+admin: install
+	$(BIN)/python -m reliability.embedded -- flask --app wsgi users create-admin
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

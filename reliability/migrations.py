@@ -1,0 +1,134 @@
+"""Apply ``sql/migrations/NNNN_name.sql`` in order, once each.
+
+Each file runs in its own transaction and is recorded in
+``schema_migrations`` with a checksum. A session-level advisory lock makes it
+safe for two processes (say a release phase and a developer) to migrate at
+the same moment: the second waits, then finds nothing left to do. Applied
+files are append-only: a changed checksum stops the run with a clear error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from reliability.db import get_db_connection
+from reliability.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "sql" / "migrations"
+# Any fixed 64-bit number, the same in every process of this app.
+ADVISORY_LOCK_KEY = 7_263_540_118_001
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: str
+    name: str
+    sql: str
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql.encode()).hexdigest()
+
+
+def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+    """Migration files in version order; a misnamed file is an error."""
+    found = []
+    for path in sorted(directory.glob("*.sql")):
+        match = _NAME.match(path.name)
+        if not match:
+            raise ConfigError(f"migration file {path.name}: expected NNNN_lowercase_name.sql")
+        found.append(Migration(match.group(1), path.stem, path.read_text(encoding="utf-8")))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise ConfigError("two migration files share a version number")
+    return found
+
+
+def upgrade(directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Apply every pending migration; returns the names applied."""
+    migrations = discover(directory)
+    applied_now: list[str] = []
+    with get_db_connection(timeout=30) as conn:
+        conn.autocommit = True
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+            try:
+                _ensure_table(conn)
+                done = _applied(conn)
+                for migration in migrations:
+                    if _check_or_skip(migration, done):
+                        continue
+                    _apply(conn, migration)
+                    applied_now.append(migration.name)
+            finally:
+                with conn.cursor() as cur:
+                    cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+        finally:
+            conn.autocommit = False
+    return applied_now
+
+
+def status(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, bool]]:
+    """(name, applied?) for every migration file."""
+    with get_db_connection() as conn:
+        conn.autocommit = True
+        try:
+            _ensure_table(conn)
+            done = _applied(conn)
+        finally:
+            conn.autocommit = False
+    return [(m.name, m.version in done) for m in discover(directory)]
+
+
+def _ensure_table(conn) -> None:
+    with conn.cursor() as cur:
+        cur.execute(
+            """CREATE TABLE IF NOT EXISTS schema_migrations (
+                   version    text PRIMARY KEY,
+                   name       text NOT NULL,
+                   checksum   text NOT NULL,
+                   applied_at timestamptz NOT NULL DEFAULT now())"""
+        )
+
+
+def _applied(conn) -> dict[str, str]:
+    with conn.cursor() as cur:
+        cur.execute("SELECT version, checksum FROM schema_migrations")
+        return dict(cur.fetchall())
+
+
+def _check_or_skip(migration: Migration, done: dict[str, str]) -> bool:
+    if migration.version not in done:
+        return False
+    if done[migration.version] != migration.checksum:
+        raise ConfigError(
+            f"migration {migration.name} was changed after it was applied; "
+            "migrations are append-only: add a new file instead"
+        )
+    return True
+
+
+def _apply(conn, migration: Migration) -> None:
+    log.info("applying migration", extra={"migration": migration.name})
+    conn.autocommit = False
+    try:
+        with conn.cursor() as cur:
+            cur.execute(migration.sql)
+            cur.execute(
+                "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, %s, %s)",
+                (migration.version, migration.name, migration.checksum),
+            )
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.autocommit = True

@@ -1,0 +1,27 @@
+// Small behaviour of our own. Loaded from 'self' under the CSP; no eval.
+(function () {
+  "use strict";
+
+  function showToast(message) {
+    var toast = document.getElementById("toast");
+    if (!toast) { return; }
+    toast.textContent = message; // text, never HTML
+    toast.hidden = false;
+    window.clearTimeout(showToast.timer);
+    showToast.timer = window.setTimeout(function () { toast.hidden = true; }, 6000);
+  }
+
+  // htmx does not swap error responses: show the JSON error's message instead.
+  document.addEventListener("htmx:responseError", function (event) {
+    var message = "Something went wrong. Please try again.";
+    try {
+      var body = JSON.parse(event.detail.xhr.responseText);
+      if (body && body.error && body.error.message) { message = body.error.message; }
+    } catch (ignored) { /* not JSON: keep the generic message */ }
+    showToast(message);
+  });
+
+  document.addEventListener("htmx:sendError", function () {
+    showToast("The server could not be reached. Check your connection and try again.");
+  });
+})();

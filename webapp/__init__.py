@@ -1,0 +1,126 @@
+"""The Flask application factory.
+
+``create_app()`` reads and checks the configuration, binds the extensions,
+registers blueprints, error handlers and CLI commands. It opens no database
+or Redis connection: pools are made lazily in each process, after any fork.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request
+
+from reliability import db
+from reliability.config import DEFAULT_INSTANCE_DIR, ROOT, development_secret_key, load_settings
+from reliability.logs import configure_logging
+
+ASSETS = {
+    # Pinned CDN assets with their Subresource Integrity hashes; the same
+    # files are kept in static/vendor/ for offline development and tests.
+    "htmx": {
+        "url": "https://cdn.jsdelivr.net/npm/htmx.org@2.0.8/dist/htmx.min.js",
+        "integrity": "sha384-/TgkGk7p307TH7EXJDuUlgG3Ce1UVolAOFopFekQkkXihi5u/6OCvVKyz1W+idaz",
+        "local": "vendor/htmx-2.0.8.min.js",
+    },
+    "pico": {
+        "url": "https://cdn.jsdelivr.net/npm/@picocss/pico@2.1.1/css/pico.min.css",
+        "integrity": "sha384-L1dWfspMTHU/ApYnFiMz2QID/PlP1xCW9visvBdbEkOLkSSWsP6ZJWhPw6apiXxU",
+        "local": "vendor/pico-2.1.1.min.css",
+    },
+}
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    settings = load_settings(overrides=test_config)
+    app = Flask(
+        __name__,
+        instance_path=str(Path(settings.get("INSTANCE_DIR") or DEFAULT_INSTANCE_DIR)),
+        template_folder=str(ROOT / "templates"),
+        static_folder=str(ROOT / "static"),
+    )
+    app.config.update(settings)
+    _finish_config(app)
+    configure_logging(app.config["LOG_LEVEL"])
+    _configure_database(app)
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    from webapp.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _finish_config(app: Flask) -> None:
+    config = app.config
+    if not config.get("SECRET_KEY"):
+        config["SECRET_KEY"] = development_secret_key(Path(app.instance_path))
+    if not config.get("DATABASE_URL") or not config.get("REDIS_URL"):
+        from reliability.errors import ConfigError
+
+        missing = "DATABASE_URL" if not config.get("DATABASE_URL") else "REDIS_URL"
+        raise ConfigError(
+            f"{missing}: expected a URL; run the app with `make run`, which starts embedded servers when none is set"
+        )
+    config["TESTING"] = config["ENVIRONMENT"] == "test" or config.get("TESTING", False)
+    config["PERMANENT_SESSION_LIFETIME"] = 14 * 24 * 3600
+
+
+def _configure_database(app: Flask) -> None:
+    db.configure(db.pool_settings_from_config(app.config))
+
+
+def _init_extensions(app: Flask) -> None:
+    from webapp.accounts.identity import load_user
+    from webapp.errors import register_error_handlers
+    from webapp.extensions import csrf, login_manager
+    from webapp.requestlog import init_request_logging
+    from webapp.security import init_security
+
+    init_request_logging(app)
+    init_security(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "Please log in to see that page."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(load_user)
+    register_error_handlers(app)
+    app.after_request(_vary_on_htmx)
+
+
+def _vary_on_htmx(response):
+    # A page and its htmx fragment share a URL: caches must keep them apart.
+    response.vary.add("HX-Request")
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _register_blueprints(app: Flask) -> None:
+    from webapp.accounts.routes import bp as accounts_bp
+    from webapp.main.routes import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(accounts_bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    @app.context_processor
+    def assets():
+        return {"asset": _asset_url_and_integrity(app)}
+
+
+def _asset_url_and_integrity(app: Flask):
+    from flask import url_for
+
+    def asset(name: str) -> dict[str, str]:
+        entry = ASSETS[name]
+        url = entry["url"] if app.config["ASSETS_FROM_CDN"] else url_for("static", filename=entry["local"])
+        return {"url": url, "integrity": entry["integrity"]}
+
+    return asset

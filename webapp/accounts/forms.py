@@ -1,0 +1,62 @@
+"""Account forms. CSRF comes with FlaskForm; the password policy is ours."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from webapp.accounts.passwords import MAX_LENGTH, policy_problem
+
+
+def _email_field() -> EmailField:
+    return EmailField(
+        "Email",
+        validators=[DataRequired("Enter your email address."), Length(max=254),
+                    Email("Enter a valid email address.", check_deliverability=False)],
+        render_kw={"autocomplete": "email", "autocapitalize": "none", "spellcheck": "false"},
+    )
+
+
+class LoginForm(FlaskForm):
+    email = _email_field()
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
+                             render_kw={"autocomplete": "current-password"})
+    remember = BooleanField("Keep me logged in on this device")
+    next = HiddenField()
+
+
+class _NewPasswordMixin:
+    def validate_password(self, field):
+        email = getattr(getattr(self, "email", None), "data", "") or ""
+        problem = policy_problem(field.data or "", email)
+        if problem:
+            raise ValidationError(problem)
+
+
+class RegisterForm(_NewPasswordMixin, FlaskForm):
+    email = _email_field()
+    password = PasswordField("Password", validators=[DataRequired("Choose a password.")],
+                             render_kw={"autocomplete": "new-password"},
+                             description="At least 12 characters. Length matters more than symbols.")
+    confirm = PasswordField("Repeat the password",
+                            validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords do not match.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class ChangePasswordForm(_NewPasswordMixin, FlaskForm):
+    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")],
+                                     render_kw={"autocomplete": "current-password"})
+    password = PasswordField("New password", validators=[DataRequired("Choose a new password.")],
+                             render_kw={"autocomplete": "new-password"},
+                             description="At least 12 characters.")
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class DeleteAccountForm(FlaskForm):
+    current_password = PasswordField("Your password", validators=[DataRequired("Enter your password to confirm.")],
+                                     render_kw={"autocomplete": "current-password"})
+    confirm = BooleanField("I understand that this deletes my account and cannot be undone",
+                           validators=[DataRequired("Tick the box to confirm.")])

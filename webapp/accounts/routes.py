@@ -1,0 +1,149 @@
+"""Register, log in, log out, account settings, and the admin's user list."""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from reliability.errors import Conflict
+from webapp.accounts import store
+from webapp.accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
+from webapp.accounts.identity import User, safe_next_url
+from webapp.accounts.passwords import hash_password, verify_password
+from webapp.extensions import client_address_key, limiter
+
+bp = Blueprint("accounts", __name__)
+
+BAD_CREDENTIALS = "Incorrect email or password."
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _register_limit() -> str:
+    return current_app.config["REGISTER_RATE_LIMIT"]
+
+
+def _client_ip() -> str | None:
+    return request.remote_addr
+
+
+def _hash(password: str) -> str:
+    return hash_password(password, current_app.config["BCRYPT_ROUNDS"])
+
+
+def _verify(password: str, stored_hash: str | None) -> bool:
+    return verify_password(password, stored_hash, current_app.config["BCRYPT_ROUNDS"])
+
+
+def _start_session(row: dict, remember: bool = False) -> None:
+    # Nothing from before login survives into the logged-in session.
+    session.clear()
+    login_user(User(row), remember=remember)
+    session.permanent = True
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, key_func=client_address_key, methods=["POST"])
+def login():
+    dashboard = url_for("main.dashboard")
+    if current_user.is_authenticated:
+        return redirect(safe_next_url(request.args.get("next"), dashboard))
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+        return render_template("auth/login.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form), 400
+    row = store.find_by_email(form.email.data)
+    if not _verify(form.password.data, row["password_hash"] if row else None):
+        form.form_errors.append(BAD_CREDENTIALS)
+        return render_template("auth/login.html", form=form), 401
+    _start_session(row, remember=form.remember.data)
+    store.record_login(row, _client_ip())
+    return redirect(safe_next_url(form.next.data, dashboard))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, key_func=client_address_key, methods=["POST"])
+def register():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    form = RegisterForm()
+    if request.method == "GET":
+        return render_template("auth/register.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/register.html", form=form), 400
+    try:
+        row = store.create_user(form.email.data, _hash(form.password.data), ip_address=_client_ip())
+    except Conflict as exc:
+        form.email.errors.append(exc.message)
+        return render_template("auth/register.html", form=form), 409
+    _start_session(row)
+    flash("Welcome! Your account is ready.", "success")
+    return redirect(url_for("main.dashboard"))
+
+
+@bp.post("/logout")
+def logout():
+    logout_user()
+    session.clear()
+    flash("You are logged out.", "info")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.get("/settings")
+@login_required
+def settings():
+    return render_template(
+        "account/settings.html", password_form=ChangePasswordForm(), delete_form=DeleteAccountForm()
+    )
+
+
+@bp.post("/settings/password")
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def change_password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        row = store.get_user(current_user.id)
+        if not _verify(form.current_password.data, row["password_hash"]):
+            form.current_password.errors.append("That is not your current password.")
+        elif form.password.data.lower() == row["email"].lower():
+            form.password.errors.append("Your password cannot be your email address.")
+        else:
+            version = store.change_password(row["id"], _hash(form.password.data), ip_address=_client_ip())
+            _start_session({**row, "session_version": version})
+            flash("Your password was changed. Other devices have been logged out.", "success")
+            return redirect(url_for("accounts.settings"))
+    return render_template("account/settings.html", password_form=form, delete_form=DeleteAccountForm()), 400
+
+
+@bp.post("/settings/delete")
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def delete_account():
+    form = DeleteAccountForm()
+    if form.validate_on_submit():
+        row = store.get_user(current_user.id)
+        if not _verify(form.current_password.data, row["password_hash"]):
+            form.current_password.errors.append("That is not your password.")
+        elif row["role"] == "admin" and store.count_admins() <= 1:
+            form.form_errors.append("You are the only admin. Make another user an admin before deleting your account.")
+        else:
+            store.delete_user(row["id"], ip_address=_client_ip())
+            logout_user()
+            session.clear()
+            flash("Your account was deleted.", "info")
+            return redirect(url_for("accounts.login"))
+    return render_template("account/settings.html", password_form=ChangePasswordForm(), delete_form=form), 400
+
+
+@bp.get("/admin/users")
+@login_required
+def admin_users():
+    # A member is not told that the page exists.
+    if not current_user.is_admin:
+        abort(404)
+    return render_template("admin/users.html", users=store.list_users())

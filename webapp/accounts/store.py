@@ -1,0 +1,99 @@
+"""Queries for users. All SQL for accounts lives here, always with
+parameters; callers get plain dicts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2.errors
+
+from reliability import audit
+from reliability.db import retry_on_db_error, transaction
+from reliability.errors import Conflict
+
+_USER_COLUMNS = "id, email, password_hash, role, session_version, created_at, last_login_at"
+
+
+@retry_on_db_error()
+def get_user(user_id: int) -> dict[str, Any] | None:
+    with transaction() as cur:
+        cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE id = %s", (user_id,))
+        return cur.fetchone()
+
+
+@retry_on_db_error()
+def find_by_email(email: str) -> dict[str, Any] | None:
+    with transaction() as cur:
+        cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE lower(email) = lower(%s)", (email.strip(),))
+        return cur.fetchone()
+
+
+def create_user(email: str, password_hash: str, role: str = "member", *, ip_address: str | None = None) -> dict[str, Any]:
+    """Insert a user; raises Conflict when the email is taken."""
+    try:
+        with transaction() as cur:
+            cur.execute(
+                f"INSERT INTO users (email, password_hash, role) VALUES (%s, %s, %s) RETURNING {_USER_COLUMNS}",
+                (email.strip(), password_hash, role),
+            )
+            user = cur.fetchone()
+            audit.record(cur, "user.created", actor_id=user["id"], actor_email=user["email"],
+                         target_type="user", target_id=user["id"], details={"role": role}, ip_address=ip_address)
+            return user
+    except psycopg2.errors.UniqueViolation:
+        raise Conflict("An account with this email already exists.", code="email_taken") from None
+
+
+def record_login(user: dict[str, Any], ip_address: str | None) -> None:
+    with transaction() as cur:
+        cur.execute("UPDATE users SET last_login_at = now() WHERE id = %s", (user["id"],))
+        audit.record(cur, "user.login", actor_id=user["id"], actor_email=user["email"],
+                     target_type="user", target_id=user["id"], ip_address=ip_address)
+
+
+def change_password(user_id: int, password_hash: str, *, ip_address: str | None = None) -> int:
+    """Store the new hash and bump session_version, which logs out every
+    other session of this user. Returns the new session version."""
+    with transaction() as cur:
+        cur.execute(
+            """UPDATE users SET password_hash = %s, session_version = session_version + 1,
+                                updated_at = now()
+               WHERE id = %s RETURNING email, session_version""",
+            (password_hash, user_id),
+        )
+        row = cur.fetchone()
+        audit.record(cur, "user.password_changed", actor_id=user_id, actor_email=row["email"],
+                     target_type="user", target_id=user_id, ip_address=ip_address)
+        return row["session_version"]
+
+
+def delete_user(user_id: int, *, ip_address: str | None = None) -> None:
+    """Delete the account; its audit rows stay, with the email kept."""
+    with transaction() as cur:
+        cur.execute("DELETE FROM users WHERE id = %s RETURNING email", (user_id,))
+        row = cur.fetchone()
+        if row:
+            audit.record(cur, "user.deleted", actor_id=None, actor_email=row["email"],
+                         target_type="user", target_id=user_id, ip_address=ip_address)
+
+
+def set_role(user_id: int, role: str, *, actor_id: int | None, actor_email: str | None) -> None:
+    with transaction() as cur:
+        cur.execute("UPDATE users SET role = %s, updated_at = now() WHERE id = %s", (role, user_id))
+        audit.record(cur, "user.role_changed", actor_id=actor_id, actor_email=actor_email,
+                     target_type="user", target_id=user_id, details={"role": role})
+
+
+def list_users(limit: int = 200) -> list[dict[str, Any]]:
+    with transaction() as cur:
+        cur.execute(
+            "SELECT id, email, role, created_at, last_login_at FROM users ORDER BY created_at LIMIT %s",
+            (limit,),
+        )
+        return cur.fetchall()
+
+
+def count_admins() -> int:
+    with transaction() as cur:
+        cur.execute("SELECT count(*) AS n FROM users WHERE role = 'admin'")
+        return cur.fetchone()["n"]

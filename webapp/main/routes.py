@@ -1,0 +1,55 @@
+"""Home, dashboard and /health."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask_login import current_user, login_required
+
+from reliability import db
+from webapp.extensions import limiter, talisman
+from webapp.redis_client import get_redis
+
+bp = Blueprint("main", __name__)
+
+
+@bp.get("/")
+def index():
+    if current_user.is_authenticated:
+        return redirect(url_for("main.dashboard"))
+    return redirect(url_for("accounts.login"))
+
+
+@bp.get("/dashboard")
+@login_required
+def dashboard():
+    return render_template(
+        "main/dashboard.html",
+        google_configured=bool(current_app.config.get("GOOGLE_CLIENT_ID")),
+        anthropic_configured=bool(current_app.config.get("ANTHROPIC_API_KEY")),
+    )
+
+
+@bp.get("/health")
+@limiter.exempt
+@talisman(force_https=False)  # load balancers probe over plain HTTP
+def health():
+    database = db.health_check()
+    redis_status = _redis_health()
+    healthy = database["healthy"] and redis_status["healthy"]
+    body = {"status": "ok" if healthy else "degraded", "database": database, "redis": redis_status}
+    return jsonify(body), 200 if healthy else 503
+
+
+def _redis_health() -> dict:
+    started = time.perf_counter()
+    try:
+        healthy = bool(get_redis().ping())
+        error = None
+    except Exception as exc:  # health reports, never raises
+        healthy, error = False, type(exc).__name__
+    result = {"healthy": healthy, "response_time_ms": round((time.perf_counter() - started) * 1000, 2)}
+    if error:
+        result["error"] = error
+    return result

@@ -1,0 +1,87 @@
+"""Security headers, CSP, cookies, proxies and rate limits.
+
+The CSP allows scripts only from ourselves and the CDN (each pinned with
+SRI in base.html) plus inline scripts that carry this response's nonce; no
+'unsafe-inline', no 'unsafe-eval' (htmx runs with allowEval off).
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from webapp.extensions import limiter, talisman
+
+CDN = "https://cdn.jsdelivr.net"
+
+CONTENT_SECURITY_POLICY = {
+    "default-src": "'self'",
+    "script-src": ["'self'", CDN],
+    "style-src": ["'self'", CDN],
+    # Video thumbnails and channel avatars come from YouTube's image hosts.
+    "img-src": ["'self'", "data:", "https://i.ytimg.com", "https://yt3.ggpht.com"],
+    "font-src": "'self'",
+    "connect-src": "'self'",
+    "object-src": "'none'",
+    "base-uri": "'self'",
+    "form-action": "'self'",
+    "frame-ancestors": "'none'",
+}
+
+PERMISSIONS_POLICY = {"geolocation": "()", "microphone": "()", "camera": "()", "interest-cohort": "()"}
+
+
+def init_security(app: Flask) -> None:
+    production_like = app.config["ENVIRONMENT"] in ("production", "staging")
+    if app.config["TRUSTED_PROXY_COUNT"]:
+        hops = app.config["TRUSTED_PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops, x_prefix=hops)
+    app.config.update(
+        SESSION_COOKIE_NAME="yco_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=production_like,
+        WTF_CSRF_HEADERS=["X-CSRFToken", "X-CSRF-Token"],
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the session
+        WTF_CSRF_SSL_STRICT=True,
+    )
+    talisman.init_app(
+        app,
+        force_https=production_like,
+        strict_transport_security=True,
+        strict_transport_security_max_age=31536000,
+        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy_nonce_in=["script-src"],
+        frame_options="DENY",
+        referrer_policy="strict-origin-when-cross-origin",
+        permissions_policy=PERMISSIONS_POLICY,
+        session_cookie_secure=production_like,
+        session_cookie_http_only=True,
+        session_cookie_samesite="Lax",
+    )
+    _init_limiter(app)
+
+
+def _init_limiter(app: Flask) -> None:
+    app.config.update(
+        RATELIMIT_STORAGE_URI=_limits_storage_uri(app.config["REDIS_URL"]),
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        RATELIMIT_STRATEGY="moving-window",
+        RATELIMIT_HEADERS_ENABLED=True,
+        # A Redis outage must not turn every page into a 500: count in
+        # memory until Redis answers again.
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_DEFAULT=app.config["DEFAULT_RATE_LIMIT"],
+        RATELIMIT_KEY_PREFIX="yco",
+    )
+    limiter.init_app(app)
+
+
+def _limits_storage_uri(redis_url: str) -> str:
+    """The `limits` library names a Unix-socket Redis ``redis+unix://``."""
+    if redis_url.startswith("unix://"):
+        return "redis+unix://" + redis_url[len("unix://"):]
+    return redis_url

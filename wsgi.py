@@ -1,0 +1,15 @@
+"""WSGI entry point for gunicorn and the flask CLI (``flask --app wsgi``).
+
+A configuration error stops start-up with one line naming the variable.
+"""
+
+import sys
+
+from reliability.errors import ConfigError
+from webapp import create_app
+
+try:
+    app = create_app()
+except ConfigError as exc:
+    print(f"configuration error: {exc}", file=sys.stderr)
+    sys.exit(2)
