@@ -12,6 +12,7 @@ from reliability import db
 from reliability.config import load_settings
 from reliability.errors import ConfigError
 from reliability.logs import configure_logging
+from reliability.observability import init_sentry
 
 QUEUES = ("high", "default", "low")
 
@@ -27,6 +28,7 @@ def prepare_process() -> dict[str, Any]:
         print(f"configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings["LOG_LEVEL"])
+    init_sentry(settings, "worker")
     db.configure(db.pool_settings_from_config(settings))
     return settings
 

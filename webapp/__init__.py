@@ -16,6 +16,7 @@ from flask import Flask, request
 from reliability import db
 from reliability.config import DEFAULT_INSTANCE_DIR, ROOT, development_secret_key, load_settings
 from reliability.logs import configure_logging
+from reliability.observability import init_sentry
 
 ASSETS = {
     # Pinned CDN assets with their Subresource Integrity hashes; the same
@@ -44,6 +45,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config.update(settings)
     _finish_config(app)
     configure_logging(app.config["LOG_LEVEL"])
+    init_sentry(app.config, "web")
     _configure_database(app)
     _init_extensions(app)
     _register_blueprints(app)
@@ -105,8 +107,11 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.accounts.routes import bp as accounts_bp
     from webapp.main.routes import bp as main_bp
 
+    from webapp.admin_rq import init_rq_dashboard
+
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
+    init_rq_dashboard(app)
 
 
 def _register_template_helpers(app: Flask) -> None:
