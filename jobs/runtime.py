@@ -16,10 +16,23 @@ from reliability.observability import init_sentry
 
 QUEUES = ("high", "default", "low")
 
+_settings: dict[str, Any] | None = None
+
+
+def current_settings() -> dict[str, Any]:
+    """This process's checked settings (loaded once; jobs run in forks of
+    the worker, which inherit them)."""
+    global _settings
+    if _settings is None:
+        _settings = load_settings()
+        db.configure(db.pool_settings_from_config(_settings))
+    return _settings
+
 
 def prepare_process() -> dict[str, Any]:
     """Load settings (one clear line and exit 2 on a bad value), then set up
     logging and the database pool settings. No connection is opened here."""
+    global _settings
     try:
         settings = load_settings()
         if not settings["DATABASE_URL"] or not settings["REDIS_URL"]:
@@ -30,6 +43,7 @@ def prepare_process() -> dict[str, Any]:
     configure_logging(settings["LOG_LEVEL"])
     init_sentry(settings, "worker")
     db.configure(db.pool_settings_from_config(settings))
+    _settings = settings
     return settings
 
 

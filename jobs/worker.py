@@ -7,16 +7,21 @@ that process, so no connection crosses the fork.
 
 from __future__ import annotations
 
+import argparse
+
 from rq import Queue, Worker
 
 from jobs.runtime import QUEUES, prepare_process, rq_connection
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Run an RQ worker for this app.")
+    parser.add_argument("--burst", action="store_true", help="work until the queues are empty, then exit")
+    args = parser.parse_args(argv)
     settings = prepare_process()
     connection = rq_connection(settings["REDIS_URL"])
     queues = [Queue(name, connection=connection) for name in QUEUES]
-    Worker(queues, connection=connection).work(with_scheduler=True)
+    Worker(queues, connection=connection).work(with_scheduler=True, burst=args.burst)
 
 
 if __name__ == "__main__":

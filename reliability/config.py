@@ -155,6 +155,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("YOUTUBE_ANALYTICS_BASE_URL", _HTTP, "https://youtubeanalytics.googleapis.com/v2"),
     Setting("YOUTUBE_REPORTING_BASE_URL", _HTTP, "https://youtubereporting.googleapis.com/v1"),
     Setting("TOKEN_ENCRYPTION_KEY", _csv, []),
+    Setting("YOUTUBE_DAILY_QUOTA", _int(1, 100_000_000), 10_000),
+    Setting("YOUTUBE_TIMEOUT_S", _float(1, 300), 20.0),
     Setting("SENTRY_DSN", _text),
     Setting("PROMETHEUS_MULTIPROC_DIR", _text),
     Setting("USE_STATISTICAL_ANALYSIS", _bool, True),
@@ -176,7 +178,7 @@ def load_settings(environ: Mapping[str, str] | None = None, overrides: Mapping[s
     values = {s.name: _read(s, environ) for s in SETTINGS}
     for name, value in (overrides or {}).items():
         values[name] = _read(_BY_NAME[name], {name: value}) if name in _BY_NAME and isinstance(value, str) else value
-    _check_combination(values)
+    _check_combination(values, environ)
     return values
 
 
@@ -198,17 +200,22 @@ def _shown(name: str, raw: str) -> str:
     return repr(raw[:60])
 
 
-def _check_combination(values: dict[str, Any]) -> None:
+def _check_combination(values: dict[str, Any], environ: Mapping[str, str]) -> None:
     env = values["ENVIRONMENT"]
     if env in ("staging", "production"):
-        _require_secure(values)
+        _require_secure(values, environ)
     if values["DATABASE_POOL_SIZE"] + values["DATABASE_MAX_OVERFLOW"] > 1000:
         raise ConfigError("DATABASE_MAX_OVERFLOW: expected DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW at most 1000")
     for key in values["TOKEN_ENCRYPTION_KEY"]:
         _check_fernet_key(key)
+    if values["GOOGLE_CLIENT_ID"] and not values["TOKEN_ENCRYPTION_KEY"]:
+        raise ConfigError(
+            "TOKEN_ENCRYPTION_KEY: expected a Fernet key when GOOGLE_CLIENT_ID is set (OAuth tokens are stored encrypted); "
+            'make one with: python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())"'
+        )
 
 
-def _require_secure(values: dict[str, Any]) -> None:
+def _require_secure(values: dict[str, Any], environ: Mapping[str, str]) -> None:
     env = values["ENVIRONMENT"]
     key = values["SECRET_KEY"] or ""
     if len(key) < 32:
@@ -217,7 +224,9 @@ def _require_secure(values: dict[str, Any]) -> None:
         raise ConfigError(f"DATABASE_URL: expected a PostgreSQL URL in {env} (the embedded database is for development)")
     if not values["REDIS_URL"]:
         raise ConfigError(f"REDIS_URL: expected a Redis URL in {env} (the embedded Redis is for development)")
-    if os.environ.get("FLASK_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
+    # FLASK_DEBUG is read from the same environment as every other setting
+    # (it was os.environ, so load_settings(environ=...) ignored the one given).
+    if environ.get("FLASK_DEBUG", "").strip().lower() in ("1", "true", "yes", "on"):
         raise ConfigError(f"FLASK_DEBUG: expected debug off in {env}")
 
 

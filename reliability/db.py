@@ -395,6 +395,25 @@ def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]
     return _execute_values(query, rows, page_size, cur)
 
 
+def upsert_query(
+    table: str, columns: Sequence[str], conflict_columns: Sequence[str], update_columns: Sequence[str] | None = None
+) -> sql.Composed:
+    """``INSERT … VALUES %s ON CONFLICT (…) DO UPDATE SET …`` for
+    execute_values; ``update_columns`` defaults to every column outside the
+    conflict key. Callers may append ``RETURNING …``."""
+    if update_columns is None:
+        update_columns = [c for c in columns if c not in conflict_columns]
+    if update_columns:
+        action = sql.SQL("DO UPDATE SET {}").format(
+            sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in update_columns)
+        )
+    else:
+        action = sql.SQL("DO NOTHING")
+    return sql.SQL("INSERT INTO {} ({}) VALUES %s ON CONFLICT ({}) {}").format(
+        _table_identifier(table), _column_list(columns), _column_list(conflict_columns), action
+    )
+
+
 def bulk_upsert(
     table: str,
     columns: Sequence[str],
@@ -405,20 +424,8 @@ def bulk_upsert(
     page_size: int = 1000,
     cur=None,
 ) -> int:
-    """Insert or update on conflict; ``update_columns`` defaults to every
-    column outside the conflict key. Returns the number of rows written."""
-    if update_columns is None:
-        update_columns = [c for c in columns if c not in conflict_columns]
-    if update_columns:
-        action = sql.SQL("DO UPDATE SET {}").format(
-            sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in update_columns)
-        )
-    else:
-        action = sql.SQL("DO NOTHING")
-    query = sql.SQL("INSERT INTO {} ({}) VALUES %s ON CONFLICT ({}) {}").format(
-        _table_identifier(table), _column_list(columns), _column_list(conflict_columns), action
-    )
-    return _execute_values(query, rows, page_size, cur)
+    """Insert or update on conflict; returns the number of rows written."""
+    return _execute_values(upsert_query(table, columns, conflict_columns, update_columns), rows, page_size, cur)
 
 
 def _execute_values(query: sql.Composable, rows: Iterable[Sequence[Any]], page_size: int, cur) -> int:

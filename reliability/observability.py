@@ -6,7 +6,8 @@ and passwords cannot leave through an error report.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 
 def init_sentry(config: Mapping[str, Any], component: str) -> bool:

@@ -105,12 +105,17 @@ def _vary_on_htmx(response):
 
 def _register_blueprints(app: Flask) -> None:
     from webapp.accounts.routes import bp as accounts_bp
-    from webapp.main.routes import bp as main_bp
-
     from webapp.admin_rq import init_rq_dashboard
+    from webapp.channels.connect import bp as connect_bp
+    from webapp.channels.members import bp as members_bp
+    from webapp.channels.routes import bp as channels_bp
+    from webapp.main.routes import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(channels_bp)
+    app.register_blueprint(connect_bp)
+    app.register_blueprint(members_bp)
     init_rq_dashboard(app)
 
 

@@ -13,6 +13,7 @@ from reliability.errors import AppError
 
 db_cli = AppGroup("db", help="Database schema.")
 users_cli = AppGroup("users", help="User accounts.")
+tokens_cli = AppGroup("tokens", help="Encrypted OAuth tokens.")
 
 
 @db_cli.command("upgrade")
@@ -59,7 +60,38 @@ def _read_password(from_stdin: bool) -> str:
     return click.prompt("Password", hide_input=True, confirmation_prompt=True)
 
 
+@tokens_cli.command("rotate")
+def rotate_tokens() -> None:
+    """Re-encrypt every stored OAuth token with the first TOKEN_ENCRYPTION_KEY.
+    Put the new key first, run this, then drop the old key."""
+    from flask import current_app
+
+    from reliability.crypto import InvalidToken, TokenCipher
+    from reliability.db import transaction
+
+    try:
+        cipher = TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"])
+    except AppError as exc:
+        raise click.ClickException(exc.message) from None
+    with transaction() as cur:
+        cur.execute("SELECT channel_id, access_token_enc, refresh_token_enc FROM oauth_tokens FOR UPDATE")
+        rows = cur.fetchall()
+        try:
+            for row in rows:
+                refresh = cipher.rotate(row["refresh_token_enc"]) if row["refresh_token_enc"] else None
+                cur.execute(
+                    "UPDATE oauth_tokens SET access_token_enc = %s, refresh_token_enc = %s, updated_at = now() WHERE channel_id = %s",
+                    (cipher.rotate(row["access_token_enc"]), refresh, row["channel_id"]),
+                )
+        except InvalidToken:
+            raise click.ClickException(
+                f"channel {row['channel_id']}: no configured key opens its tokens; nothing was changed"
+            ) from None
+    click.echo(f"re-encrypted the tokens of {len(rows)} channel(s) with the newest key")
+
+
 def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(tokens_cli)
 

@@ -24,8 +24,11 @@ def index():
 @bp.get("/dashboard")
 @login_required
 def dashboard():
+    from webapp.channels.store import channels_for
+
     return render_template(
         "main/dashboard.html",
+        channels=channels_for(current_user.id, admin=False),
         google_configured=bool(current_app.config.get("GOOGLE_CLIENT_ID")),
         anthropic_configured=bool(current_app.config.get("ANTHROPIC_API_KEY")),
     )

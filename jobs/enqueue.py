@@ -1,0 +1,25 @@
+"""Putting jobs on queues. Jobs get ids, never objects; a job id derived from
+the work's own id makes enqueuing the same work twice harmless."""
+
+from __future__ import annotations
+
+from rq import Queue, Retry
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+SYNC_TIMEOUT_S = 60 * 60  # a 20,000-video channel at 20 ms a call takes minutes, not an hour
+SYNC_RETRY = Retry(max=3, interval=[15, 60, 300])
+
+
+def enqueue_sync(connection, run_id: int) -> Job:
+    job_id = f"sync-run-{run_id}"
+    try:
+        existing = Job.fetch(job_id, connection=connection)
+        if existing.get_status(refresh=True) in ("queued", "started", "scheduled", "deferred"):
+            return existing
+    except NoSuchJobError:
+        pass
+    return Queue("default", connection=connection).enqueue(
+        "jobs.sync.sync_channel", run_id, job_id=job_id, job_timeout=SYNC_TIMEOUT_S, retry=SYNC_RETRY,
+        result_ttl=3600, failure_ttl=7 * 24 * 3600,
+    )

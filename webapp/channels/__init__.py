@@ -1,0 +1,2 @@
+"""Channels: connect (Google OAuth), the demo channel, the video table,
+sync, members."""

@@ -1,0 +1,200 @@
+"""Connecting a channel with Google OAuth (code flow, state and PKCE),
+picking among several channels, disconnecting."""
+
+from __future__ import annotations
+
+import hmac
+import json
+
+import psycopg2.errors
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask_login import current_user, login_required
+
+from optimizer.youtube import oauth, quota
+from optimizer.youtube.client import YouTubeClient, YouTubeError
+from optimizer.youtube.tokens import store_tokens
+from reliability import audit
+from reliability.crypto import TokenCipher
+from reliability.db import transaction
+from reliability.errors import AppError, Conflict, ValidationError
+from webapp.channels.access import require_channel
+from webapp.extensions import limiter
+
+bp = Blueprint("connect", __name__)
+
+_PENDING = "oauth_pending"  # state + PKCE verifier between redirect and callback
+_CHOICES = "oauth_channel_choices"
+
+
+class NotConfigured(AppError):
+    code = "google_not_configured"
+    status = 503
+    message = ("Connecting channels needs a Google OAuth client: set GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET "
+               "and TOKEN_ENCRYPTION_KEY (see the README). Meanwhile, try the demo channel.")
+
+
+def _config() -> oauth.GoogleOAuthConfig:
+    config = oauth.GoogleOAuthConfig.from_config(current_app.config)
+    if config is None or not current_app.config["TOKEN_ENCRYPTION_KEY"]:
+        raise NotConfigured()
+    return config
+
+
+def _redirect_uri() -> str:
+    return url_for("connect.callback", _external=True)
+
+
+@bp.post("/channels/connect")
+@login_required
+@limiter.limit("10 per minute")
+def start():
+    try:
+        request_ = oauth.start_authorization(_config(), _redirect_uri())
+    except NotConfigured as exc:
+        flash(exc.message, "warning")
+        return redirect(url_for("channels.index"))
+    session[_PENDING] = {"state": request_.state, "verifier": request_.code_verifier}
+    return redirect(request_.url)
+
+
+@bp.get("/oauth/google/callback")
+@login_required
+def callback():
+    pending = session.pop(_PENDING, None)
+    state = request.args.get("state", "")
+    if not pending or not hmac.compare_digest(pending["state"], state):
+        raise ValidationError("This sign-in link is stale or was not started here. Please connect again.", code="oauth_state_mismatch")
+    if request.args.get("error"):
+        flash("Google did not grant access, so no channel was connected.", "warning")
+        return redirect(url_for("channels.index"))
+    cfg = _config()
+    try:
+        token = oauth.exchange_code(cfg, _redirect_uri(), request.args.get("code", ""), pending["verifier"])
+        channels = _list_channels(token)
+    except (oauth.OAuthFailed, YouTubeError):
+        flash("Google could not complete the connection. Please try again.", "error")
+        return redirect(url_for("channels.index"))
+    if not channels:
+        flash("This Google account has no YouTube channel.", "warning")
+        return redirect(url_for("channels.index"))
+    if len(channels) == 1:
+        return _connect(channels[0], token)
+    session[_CHOICES] = {"token": TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"]).encrypt(_dump(token)),
+                         "channels": [_summary(c) for c in channels]}
+    return redirect(url_for("connect.choose"))
+
+
+def _list_channels(token: dict) -> list[dict]:
+    client = YouTubeClient(current_app.config["YOUTUBE_API_BASE_URL"], lambda _force: token["access_token"],
+                           timeout_s=current_app.config["YOUTUBE_TIMEOUT_S"], max_retries=1)
+    channels = client.my_channels()
+    with transaction() as cur:
+        quota.record(cur, "channels.list", user_id=current_user.id)
+    return channels
+
+
+def _summary(channel: dict) -> dict:
+    snippet = channel.get("snippet", {})
+    return {
+        "id": channel["id"],
+        "title": snippet.get("title", channel["id"]),
+        "thumbnail": (snippet.get("thumbnails", {}).get("default") or {}).get("url"),
+        "uploads": channel.get("contentDetails", {}).get("relatedPlaylists", {}).get("uploads"),
+        "subscribers": channel.get("statistics", {}).get("subscriberCount"),
+    }
+
+
+def _dump(token: dict) -> str:
+    return json.dumps(token)
+
+
+@bp.route("/channels/connect/choose", methods=["GET", "POST"])
+@login_required
+def choose():
+    choices = session.get(_CHOICES)
+    if not choices:
+        return redirect(url_for("channels.index"))
+    if request.method == "GET":
+        return render_template("channels/choose.html", channels=choices["channels"])
+    picked = next((c for c in choices["channels"] if c["id"] == request.form.get("channel_id")), None)
+    if picked is None:
+        flash("Pick one of the listed channels.", "error")
+        return render_template("channels/choose.html", channels=choices["channels"]), 400
+    session.pop(_CHOICES, None)
+    token = json.loads(TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"]).decrypt(choices["token"]))
+    return _connect(picked, token)
+
+
+def _connect(channel: dict, token: dict):
+    summary = channel if "uploads" in channel else _summary(channel)
+    cipher = TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"])
+    try:
+        channel_id = _save_channel(summary, token, cipher)
+    except Conflict as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("channels.index"))
+    flash(f"Connected {summary['title']}. Syncing its videos now.", "success")
+    return redirect(url_for("channels.show", channel_id=channel_id, sync="1"))
+
+
+def _save_channel(summary: dict, token: dict, cipher: TokenCipher) -> int:
+    """Create the channel (or reconnect it, for its owner) and store tokens."""
+    with transaction() as cur:
+        cur.execute("SELECT c.id, m.role FROM channels c LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = %s "
+                    "WHERE c.youtube_channel_id = %s AND NOT c.is_demo", (current_user.id, summary["id"]))
+        existing = cur.fetchone()
+        if existing and existing["role"] != "owner":
+            raise Conflict("This channel is already connected by another account. Ask its owner to invite you.",
+                           code="channel_taken")
+        channel_id = existing["id"] if existing else _insert_channel(cur, summary)
+        cur.execute("UPDATE channels SET status = 'connected', title = %s, uploads_playlist_id = %s, updated_at = now() WHERE id = %s",
+                    (summary["title"], summary["uploads"], channel_id))
+        store_tokens(cur, channel_id, token, cipher)
+        audit.record(cur, "channel.connected", actor_id=current_user.id, actor_email=current_user.email,
+                     target_type="channel", target_id=channel_id, details={"youtube_channel_id": summary["id"]})
+        return channel_id
+
+
+def _insert_channel(cur, summary: dict) -> int:
+    try:
+        cur.execute("SAVEPOINT insert_channel")
+        cur.execute(
+            """INSERT INTO channels (youtube_channel_id, title, thumbnail_url, uploads_playlist_id, created_by)
+               VALUES (%s, %s, %s, %s, %s) RETURNING id""",
+            (summary["id"], summary["title"], summary.get("thumbnail"), summary["uploads"], current_user.id),
+        )
+    except psycopg2.errors.UniqueViolation:
+        cur.execute("ROLLBACK TO SAVEPOINT insert_channel")
+        raise Conflict("This channel is already connected by another account. Ask its owner to invite you.",
+                       code="channel_taken") from None
+    channel_id = cur.fetchone()["id"]
+    cur.execute("INSERT INTO channel_members (channel_id, user_id, role, added_by) VALUES (%s, %s, 'owner', %s)",
+                (channel_id, current_user.id, current_user.id))
+    return channel_id
+
+
+@bp.post("/channels/<int:channel_id>/disconnect")
+@login_required
+def disconnect(channel_id: int):
+    channel = require_channel(channel_id, "owner")
+    if channel["is_demo"]:
+        flash("The demo channel is not connected to YouTube.", "info")
+        return redirect(url_for("channels.show", channel_id=channel_id))
+    _revoke_and_forget(channel_id)
+    flash("Disconnected. Its videos and history stay here; reconnect any time.", "info")
+    return redirect(url_for("channels.show", channel_id=channel_id))
+
+
+def _revoke_and_forget(channel_id: int) -> None:
+    cipher = TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"]) if current_app.config["TOKEN_ENCRYPTION_KEY"] else None
+    with transaction() as cur:
+        cur.execute("SELECT refresh_token_enc, access_token_enc FROM oauth_tokens WHERE channel_id = %s FOR UPDATE", (channel_id,))
+        row = cur.fetchone()
+        cur.execute("DELETE FROM oauth_tokens WHERE channel_id = %s", (channel_id,))
+        cur.execute("UPDATE channels SET status = 'disconnected', updated_at = now() WHERE id = %s", (channel_id,))
+        audit.record(cur, "channel.disconnected", actor_id=current_user.id, actor_email=current_user.email,
+                     target_type="channel", target_id=channel_id, details={"reason": "user"})
+    config = oauth.GoogleOAuthConfig.from_config(current_app.config)
+    if row and cipher and config:
+        oauth.revoke(config, cipher.decrypt(row["refresh_token_enc"] or row["access_token_enc"]))
+

@@ -1,0 +1,145 @@
+"""Channel list, the demo channel, the channel page with its video table,
+and syncing."""
+
+from __future__ import annotations
+
+import math
+
+import psycopg2.errors
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from jobs.enqueue import enqueue_sync
+from optimizer.demo_import import import_demo_channel
+from optimizer.youtube import quota
+from optimizer.youtube.oauth import GoogleOAuthConfig
+from reliability.db import transaction
+from reliability.errors import AppError, Conflict
+from webapp.channels import store
+from webapp.channels.access import can, require_channel
+from webapp.htmx import is_htmx
+from webapp.redis_client import get_redis
+
+bp = Blueprint("channels", __name__)
+
+PER_PAGE = 50
+MAX_SEARCH = 200
+
+
+@bp.get("/channels")
+@login_required
+def index():
+    return render_template(
+        "channels/index.html",
+        channels=store.channels_for(current_user.id, admin=current_user.is_admin),
+        quota_used=store.quota_used_today(),
+        quota_budget=current_app.config["YOUTUBE_DAILY_QUOTA"],
+        google_configured=GoogleOAuthConfig.from_config(current_app.config) is not None,
+    )
+
+
+@bp.post("/channels/demo")
+@login_required
+def add_demo():
+    channel_id = import_demo_channel(current_user.id, current_user.email)
+    flash("The demo channel is ready. Everything works on it; its changes stay here and never reach YouTube.", "success")
+    return redirect(url_for("channels.show", channel_id=channel_id))
+
+
+def _table_args() -> dict:
+    """The video table's query arguments, checked: bad values fall back to
+    defaults instead of erroring, so a hand-edited URL still shows a page."""
+    args = request.args
+    sort = args.get("sort", "newest")
+    status_filter = args.get("filter", "all")
+    try:
+        page = max(1, min(int(args.get("page", "1")), 100_000))
+    except ValueError:
+        page = 1
+    return {
+        "search": (args.get("q") or "").strip()[:MAX_SEARCH],
+        "sort": sort if sort in store.VIDEO_SORTS else "newest",
+        "status_filter": status_filter if status_filter in store.VIDEO_FILTERS else "all",
+        "page": page,
+    }
+
+
+@bp.get("/channels/<int:channel_id>")
+@login_required
+def show(channel_id: int):
+    channel = require_channel(channel_id)
+    table = _table_args()
+    videos, total = store.video_page(channel_id, per_page=PER_PAGE, **table)
+    context = {
+        "channel": channel,
+        "videos": videos,
+        "total": total,
+        "pages": max(1, math.ceil(total / PER_PAGE)),
+        "table": table,
+        "can_edit": can(channel, "editor"),
+        "can_manage": can(channel, "owner"),
+    }
+    if is_htmx() and request.headers.get("HX-Target") == "video-table":
+        return render_template("channels/_video_table.html", **context)
+    context["sync"] = store.latest_sync(channel_id)
+    return render_template("channels/show.html", **context)
+
+
+@bp.post("/channels/<int:channel_id>/sync")
+@login_required
+def start_sync(channel_id: int):
+    channel = require_channel(channel_id, "editor")
+    try:
+        run = _create_sync_run(channel)
+    except AppError as exc:
+        if is_htmx():
+            return render_template("channels/_sync_status.html", channel=channel, sync=None, error=exc.message), exc.status
+        flash(exc.message, "error")
+        return redirect(url_for("channels.show", channel_id=channel_id))
+    enqueue_sync(get_redis(), run["id"])
+    if is_htmx():
+        return render_template("channels/_sync_status.html", channel=channel, sync=run, error=None)
+    flash("Sync started.", "info")
+    return redirect(url_for("channels.show", channel_id=channel_id))
+
+
+def _create_sync_run(channel: dict) -> dict:
+    if channel["is_demo"]:
+        raise Conflict("The demo channel is already complete: there is nothing to sync from YouTube.", code="demo_channel")
+    if channel["status"] != "connected":
+        raise Conflict("This channel is disconnected. Reconnect it to YouTube first.", code="channel_disconnected")
+    with transaction() as cur:
+        quota.check_budget(cur, quota.full_sync_minimum(channel["video_count"]), current_app.config["YOUTUBE_DAILY_QUOTA"])
+        return _insert_run(cur, channel)
+
+
+def _insert_run(cur, channel: dict) -> dict:
+    """A new run, resuming where a quota-stopped run left off; if a run is
+    already active, that one (one sync per channel at a time)."""
+    cur.execute("SELECT * FROM sync_runs WHERE channel_id = %s ORDER BY id DESC LIMIT 1", (channel["id"],))
+    previous = cur.fetchone()
+    if previous and previous["status"] in ("queued", "running"):
+        return previous
+    resume = previous if previous and previous["status"] == "quota_exceeded" and previous["resume_page_token"] else None
+    kind = "full" if channel["last_synced_at"] is None else "incremental"
+    cur.execute("SAVEPOINT new_run")
+    try:
+        cur.execute(
+            """INSERT INTO sync_runs (channel_id, requested_by, kind, resume_page_token, pass_started_at)
+               VALUES (%s, %s, %s, %s, %s) RETURNING *""",
+            (channel["id"], current_user.id, kind, resume and resume["resume_page_token"], resume and resume["pass_started_at"]),
+        )
+    except psycopg2.errors.UniqueViolation:  # another click won the race
+        cur.execute("ROLLBACK TO SAVEPOINT new_run")
+        cur.execute("SELECT * FROM sync_runs WHERE channel_id = %s AND status IN ('queued', 'running')", (channel["id"],))
+    return cur.fetchone()
+
+
+@bp.get("/channels/<int:channel_id>/syncs/<int:run_id>")
+@login_required
+def sync_status(channel_id: int, run_id: int):
+    channel = require_channel(channel_id)
+    run = store.get_sync_run(channel_id, run_id)
+    if run is None:
+        return render_template("errors/error.html", status=404, code="not_found", message="No such sync."), 404
+    return render_template("channels/_sync_status.html", channel=channel, sync=run, error=None)
