@@ -15,6 +15,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg2
+
 from reliability.db import get_db_connection
 from reliability.errors import ConfigError
 
@@ -59,6 +61,12 @@ def upgrade(directory: Path = MIGRATIONS_DIR) -> list[str]:
         conn.autocommit = True
         try:
             with conn.cursor() as cur:
+                # The pool's statement timeout (DATABASE_STATEMENT_TIMEOUT_MS,
+                # 30 s) is meant for requests: under it a migration that runs
+                # longer could never be applied, and a second process waiting
+                # here for a long first one failed instead of waiting. Lift it
+                # for this session; _leave_session puts it back.
+                cur.execute("SET statement_timeout = 0")
                 cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
             try:
                 _ensure_table(conn)
@@ -72,8 +80,21 @@ def upgrade(directory: Path = MIGRATIONS_DIR) -> list[str]:
                 with conn.cursor() as cur:
                     cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
         finally:
-            conn.autocommit = False
+            _leave_session(conn)
     return applied_now
+
+
+def _leave_session(conn) -> None:
+    """Hand the connection back to the pool as it was lent: the request
+    statement timeout in force again (RESET returns to the value the pool
+    connected with) and autocommit off. One that cannot be reset is closed,
+    so the pool discards it rather than lend out a session without a timeout."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute("RESET statement_timeout")
+        conn.autocommit = False
+    except psycopg2.Error:
+        conn.close()
 
 
 def status(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, bool]]:
