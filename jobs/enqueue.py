@@ -23,3 +23,14 @@ def enqueue_sync(connection, run_id: int) -> Job:
         "jobs.sync.sync_channel", run_id, job_id=job_id, job_timeout=SYNC_TIMEOUT_S, retry=SYNC_RETRY,
         result_ttl=3600, failure_ttl=7 * 24 * 3600,
     )
+
+
+OPTIMIZE_TIMEOUT_S = 30 * 60
+OPTIMIZE_RETRY = Retry(max=3, interval=[10, 60, 300])
+
+
+def enqueue_optimization(connection, run_id: int) -> Job:
+    return Queue("default", connection=connection).enqueue(
+        "jobs.optimize.run", run_id, job_id=f"optimize-run-{run_id}", job_timeout=OPTIMIZE_TIMEOUT_S,
+        retry=OPTIMIZE_RETRY, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+    )

@@ -141,8 +141,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info"),
     Setting("ANTHROPIC_API_KEY", _text),
     Setting("ANTHROPIC_BASE_URL", _HTTP, "https://api.anthropic.com"),
-    Setting("ANTHROPIC_MODEL", _text, "claude-sonnet-4-5"),
-    Setting("ANTHROPIC_FALLBACK_MODELS", _csv, []),
+    Setting("ANTHROPIC_MODEL", _text, "claude-sonnet-4-6"),
+    Setting("ANTHROPIC_FALLBACK_MODELS", _csv, ["claude-haiku-4-5"]),
     Setting("ANTHROPIC_TIMEOUT_S", _float(1, 600), 60.0),
     Setting("SERPAPI_API_KEY", _text),
     Setting("SERPAPI_BASE_URL", _HTTP, "https://serpapi.com"),
@@ -165,6 +165,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRANSCRIPT_MAX_CHARS", _int(200, 200_000), 2000),
     Setting("BATCH_MAX_VIDEOS", _int(1, 500), 50),
     Setting("LLM_MAX_CONCURRENCY", _int(1, 256), 8),
+    Setting("MONTHLY_OPTIMIZATIONS_PER_USER", _int(0, 1_000_000), 500),
+    Setting("MONTHLY_COST_CAP_USD", _float(0, 100_000), 25.0),
     Setting("DATA_RETENTION_DAYS", _int(1, 30), 30),
 )
 

@@ -110,12 +110,14 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.channels.members import bp as members_bp
     from webapp.channels.routes import bp as channels_bp
     from webapp.main.routes import bp as main_bp
+    from webapp.optimize.routes import bp as optimize_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
     app.register_blueprint(channels_bp)
     app.register_blueprint(connect_bp)
     app.register_blueprint(members_bp)
+    app.register_blueprint(optimize_bp)
     init_rq_dashboard(app)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from flask import g
 from flask_login import UserMixin
 
 from webapp.accounts import store
@@ -36,7 +37,18 @@ def load_user(session_id: str) -> User | None:
     user_part, _, version_part = (session_id or "").partition(":")
     if not (user_part.isdigit() and version_part.isdigit()):
         return None
-    row = store.get_user(int(user_part))
+    # Flask-Login calls this again on every current_user access while no user
+    # is loaded: the rate-limit key, the view and the error page each asked,
+    # so with the database down one request paid the retries about nine
+    # times (20-30 s for a 503 page). Fail once per request instead.
+    failure = g.get("_user_load_failure")
+    if failure is not None:
+        raise failure
+    try:
+        row = store.get_user(int(user_part))
+    except Exception as exc:
+        g._user_load_failure = exc
+        raise
     if row is None or row["session_version"] != int(version_part):
         return None
     return User(row)

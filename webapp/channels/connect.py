@@ -10,6 +10,7 @@ import psycopg2.errors
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
+from jobs.enqueue import enqueue_sync
 from optimizer.youtube import oauth, quota
 from optimizer.youtube.client import YouTubeClient, YouTubeError
 from optimizer.youtube.tokens import store_tokens
@@ -17,8 +18,11 @@ from reliability import audit
 from reliability.crypto import TokenCipher
 from reliability.db import transaction
 from reliability.errors import AppError, Conflict, ValidationError
+from webapp.channels import store
 from webapp.channels.access import require_channel
+from webapp.channels.routes import _create_sync_run
 from webapp.extensions import limiter
+from webapp.redis_client import get_redis
 
 bp = Blueprint("connect", __name__)
 
@@ -101,7 +105,18 @@ def _summary(channel: dict) -> dict:
         "thumbnail": (snippet.get("thumbnails", {}).get("default") or {}).get("url"),
         "uploads": channel.get("contentDetails", {}).get("relatedPlaylists", {}).get("uploads"),
         "subscribers": channel.get("statistics", {}).get("subscriberCount"),
+        # YouTube's own count, so the daily-budget check before the first sync
+        # knows the channel's size (it read video_count 0 and let a sync of
+        # any size through; found by tests/integration/test_sync_runs.py).
+        "video_count": _int(channel.get("statistics", {}).get("videoCount")),
     }
+
+
+def _int(value) -> int:
+    try:
+        return max(0, int(value))
+    except (TypeError, ValueError):
+        return 0
 
 
 def _dump(token: dict) -> str:
@@ -133,8 +148,24 @@ def _connect(channel: dict, token: dict):
     except Conflict as exc:
         flash(exc.message, "error")
         return redirect(url_for("channels.index"))
-    flash(f"Connected {summary['title']}. Syncing its videos now.", "success")
-    return redirect(url_for("channels.show", channel_id=channel_id, sync="1"))
+    # The message promised a sync but none was started: the creator found
+    # "No videos stored yet" (found by tests/integration/test_oauth_connect.py).
+    refused = _start_first_sync(channel_id)
+    if refused:
+        flash(f"Connected {summary['title']}. {refused}", "warning")
+    else:
+        flash(f"Connected {summary['title']}. Syncing its videos now.", "success")
+    return redirect(url_for("channels.show", channel_id=channel_id))
+
+
+def _start_first_sync(channel_id: int) -> str | None:
+    """Queue a sync as the Sync button does; the reason when it may not run."""
+    try:
+        run = _create_sync_run(store.get_channel(channel_id))
+    except AppError as exc:
+        return exc.message
+    enqueue_sync(get_redis(), run["id"])
+    return None
 
 
 def _save_channel(summary: dict, token: dict, cipher: TokenCipher) -> int:
@@ -147,8 +178,9 @@ def _save_channel(summary: dict, token: dict, cipher: TokenCipher) -> int:
             raise Conflict("This channel is already connected by another account. Ask its owner to invite you.",
                            code="channel_taken")
         channel_id = existing["id"] if existing else _insert_channel(cur, summary)
-        cur.execute("UPDATE channels SET status = 'connected', title = %s, uploads_playlist_id = %s, updated_at = now() WHERE id = %s",
-                    (summary["title"], summary["uploads"], channel_id))
+        cur.execute("UPDATE channels SET status = 'connected', title = %s, uploads_playlist_id = %s, updated_at = now(), "
+                    "video_count = CASE WHEN last_synced_at IS NULL THEN %s ELSE video_count END WHERE id = %s",
+                    (summary["title"], summary["uploads"], summary.get("video_count", 0), channel_id))
         store_tokens(cur, channel_id, token, cipher)
         audit.record(cur, "channel.connected", actor_id=current_user.id, actor_email=current_user.email,
                      target_type="channel", target_id=channel_id, details={"youtube_channel_id": summary["id"]})

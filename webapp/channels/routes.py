@@ -4,6 +4,7 @@ and syncing."""
 from __future__ import annotations
 
 import math
+import uuid
 
 import psycopg2.errors
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -57,7 +58,9 @@ def _table_args() -> dict:
     except ValueError:
         page = 1
     return {
-        "search": (args.get("q") or "").strip()[:MAX_SEARCH],
+        # PostgreSQL text cannot hold NUL: psycopg2 refused "?q=%00" with a
+        # ValueError, a 500 (found by tests/integration/test_channel_pages.py).
+        "search": (args.get("q") or "").replace("\x00", "").strip()[:MAX_SEARCH],
         "sort": sort if sort in store.VIDEO_SORTS else "newest",
         "status_filter": status_filter if status_filter in store.VIDEO_FILTERS else "all",
         "page": page,
@@ -70,6 +73,12 @@ def show(channel_id: int):
     channel = require_channel(channel_id)
     table = _table_args()
     videos, total = store.video_page(channel_id, per_page=PER_PAGE, **table)
+    if not videos and table["page"] > 1:
+        # Past the last page (a hand-edited URL, or videos removed since) the
+        # window count comes back empty too, and the page said "0 videos, no
+        # videos stored yet". Fall back to the first page instead.
+        table["page"] = 1
+        videos, total = store.video_page(channel_id, per_page=PER_PAGE, **table)
     context = {
         "channel": channel,
         "videos": videos,
@@ -78,6 +87,7 @@ def show(channel_id: int):
         "table": table,
         "can_edit": can(channel, "editor"),
         "can_manage": can(channel, "owner"),
+        "idempotency_key": uuid.uuid4().hex,
     }
     if is_htmx() and request.headers.get("HX-Target") == "video-table":
         return render_template("channels/_video_table.html", **context)

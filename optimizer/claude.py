@@ -1,0 +1,190 @@
+"""Claude, through the anthropic SDK, with forced tool output, validation,
+one repair attempt, and the model fallback chain.
+
+Retry ownership: the SDK is built with ``max_retries=0``; the fallback chain
+is the only retry layer here (the next model answers when one fails), and
+the caller falls back to the heuristic engine when every model failed. So a
+call counted by the circuit breaker is exactly one HTTP request, and a
+half-open probe is one request at the API.
+
+Every request, good or bad, is reported through ``on_call`` with its model,
+token usage and outcome, for the usage ledger.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anthropic
+
+from optimizer import limits
+from optimizer.pricing import Usage
+from optimizer.prompts import TOOL_NAME, Prompt, repair_message, tool_schema
+from reliability.breaker import CircuitBreaker, CircuitOpen
+
+log = logging.getLogger(__name__)
+
+MAX_OUTPUT_TOKENS = 2500
+
+
+@dataclass
+class ClaudeCall:
+    model: str
+    outcome: str  # ok, invalid, rate_limited, overloaded, server_error, timeout, connection_error, client_error, breaker_open
+    usage: Usage = field(default_factory=Usage)
+
+
+@dataclass
+class ClaudeAnswer:
+    answer: dict[str, Any]
+    model: str
+    usage: Usage
+    calls: int
+
+
+class AllModelsFailed(Exception):
+    def __init__(self, reasons: list[str]):
+        super().__init__("; ".join(reasons))
+        self.reasons = reasons
+
+
+class InvalidAnswer(Exception):
+    def __init__(self, problems: list[str], tool_use_id: str | None, answer: Any):
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.tool_use_id = tool_use_id
+        self.answer = answer
+
+
+def counts_as_failure(exc: BaseException) -> bool:
+    """Only what says the service is unwell: 429, 5xx, 529, timeouts and
+    connection errors. A 4xx is our request's fault."""
+    if isinstance(exc, anthropic.APIStatusError):
+        return exc.status_code == 429 or exc.status_code >= 500
+    return isinstance(exc, anthropic.APIConnectionError)
+
+
+def outcome_of(exc: BaseException) -> str:
+    if isinstance(exc, anthropic.APITimeoutError):
+        return "timeout"
+    if isinstance(exc, anthropic.APIConnectionError):
+        return "connection_error"
+    if isinstance(exc, anthropic.APIStatusError):
+        if exc.status_code == 429:
+            return "rate_limited"
+        if exc.status_code == 529:
+            return "overloaded"
+        return "server_error" if exc.status_code >= 500 else "client_error"
+    return "error"
+
+
+class ClaudeEngine:
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        models: list[str],
+        timeout_s: float,
+        breaker: CircuitBreaker,
+        on_call: Callable[[ClaudeCall], None],
+    ):
+        self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
+        self.models = models
+        self._breaker = breaker
+        self._on_call = on_call
+
+    def suggest(self, prompt: Prompt) -> ClaudeAnswer:
+        """An answer that passes YouTube's limits, or AllModelsFailed."""
+        reasons, calls = [], 0
+        for model in self.models:
+            try:
+                answer, usage, used_calls = self._ask_with_repair(model, prompt)
+                return ClaudeAnswer(answer=answer, model=model, usage=usage, calls=calls + used_calls)
+            except CircuitOpen as exc:
+                self._on_call(ClaudeCall(model, "breaker_open"))
+                raise AllModelsFailed([exc.message]) from None
+            except (anthropic.APIError, InvalidAnswer) as exc:
+                calls += 2 if isinstance(exc, InvalidAnswer) else 1
+                reasons.append(f"{model}: {outcome_of(exc) if isinstance(exc, anthropic.APIError) else 'invalid answer'}")
+                log.warning("claude model failed", extra={"model": model, "reason": reasons[-1]})
+        raise AllModelsFailed(reasons)
+
+    def _ask_with_repair(self, model: str, prompt: Prompt) -> tuple[dict[str, Any], Usage, int]:
+        messages = list(prompt.messages)
+        try:
+            answer, usage = self._ask(model, prompt.system, messages)
+            return answer, usage, 1
+        except InvalidAnswer as first:
+            messages += [
+                {"role": "assistant", "content": [{"type": "tool_use", "id": first.tool_use_id or "toolu_invalid",
+                                                   "name": TOOL_NAME, "input": first.answer if isinstance(first.answer, dict) else {}}]},
+                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first.tool_use_id or "toolu_invalid",
+                                              "is_error": True, "content": repair_message(first.problems)}]},
+            ]
+            answer, usage = self._ask(model, prompt.system, messages)
+            return answer, usage, 2
+
+    def _ask(self, model: str, system: list, messages: list) -> tuple[dict[str, Any], Usage]:
+        with self._breaker.guard():
+            try:
+                response = self._client.messages.create(
+                    model=model, max_tokens=MAX_OUTPUT_TOKENS, system=system, messages=messages,
+                    tools=[tool_schema()], tool_choice={"type": "tool", "name": TOOL_NAME},
+                )
+            except anthropic.APIError as exc:
+                self._on_call(ClaudeCall(model, outcome_of(exc)))
+                raise
+        usage = _usage(response.usage)
+        try:
+            answer = check_answer(response)
+        except InvalidAnswer:
+            self._on_call(ClaudeCall(model, "invalid", usage))
+            raise
+        self._on_call(ClaudeCall(model, "ok", usage))
+        return answer, usage
+
+
+def _usage(raw) -> Usage:
+    return Usage(
+        input_tokens=getattr(raw, "input_tokens", 0) or 0,
+        output_tokens=getattr(raw, "output_tokens", 0) or 0,
+        cache_read_tokens=getattr(raw, "cache_read_input_tokens", 0) or 0,
+        cache_write_tokens=getattr(raw, "cache_creation_input_tokens", 0) or 0,
+    )
+
+
+def check_answer(response) -> dict[str, Any]:
+    """The tool input, if it has the right shape and fits YouTube's limits."""
+    block = next((b for b in response.content if getattr(b, "type", None) == "tool_use"), None)
+    if block is None:
+        raise InvalidAnswer(["no submit_optimization call"], None, None)
+    answer = block.input if isinstance(block.input, dict) else {}
+    problems = shape_problems(answer)
+    if not problems:
+        title = answer["titles"][0]["title"]
+        problems = [p.message for p in limits.validate(title, answer["description"], answer["tags"])]
+        problems += [f"title option {i + 1}: {p.message}" for i, t in enumerate(answer["titles"][1:], 1)
+                     for p in limits.validate(t["title"], "", [])]
+    if problems:
+        raise InvalidAnswer(problems, block.id, answer)
+    return answer
+
+
+def shape_problems(answer: dict[str, Any]) -> list[str]:
+    problems = []
+    titles = answer.get("titles")
+    if not isinstance(titles, list) or len(titles) != 3 or not all(
+        isinstance(t, dict) and isinstance(t.get("title"), str) and t["title"].strip() for t in titles
+    ):
+        problems.append("titles must be three objects with a non-empty title")
+    if not isinstance(answer.get("description"), str) or not answer.get("description", "").strip():
+        problems.append("description must be non-empty text")
+    if not isinstance(answer.get("tags"), list) or not all(isinstance(t, str) for t in answer.get("tags", [])):
+        problems.append("tags must be a list of text")
+    if not isinstance(answer.get("primary_keyword"), str):
+        problems.append("primary_keyword must be text")
+    return problems

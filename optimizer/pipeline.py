@@ -1,0 +1,175 @@
+"""Optimize one video of a run: transcript, research, Claude (or the
+heuristic engine), then one transaction that stores the suggestion.
+
+Idempotent: a suggestion is keyed by (run, video), so a retried or resumed
+job skips videos already done; and the same video version, prompt version
+and model reuse a stored answer without a new call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from psycopg2.extras import Json
+
+from optimizer import heuristic
+from optimizer.claude import AllModelsFailed, ClaudeAnswer, ClaudeEngine
+from optimizer.pricing import Usage, cost_usd
+from optimizer.prompts import PROMPT_VERSION, ChannelContext, VideoInput, build
+from optimizer.research import Evidence, KeywordResearch
+from optimizer.youtube.client import YouTubeClient, YouTubeError
+from optimizer.youtube.transcripts import fetch_transcript, store_transcript
+from reliability.db import transaction
+from reliability.semaphore import RedisSemaphore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the pipeline talks to; built once per job."""
+
+    claude: ClaudeEngine | None
+    research: KeywordResearch
+    llm_slots: RedisSemaphore
+    youtube_for: Callable[[int], YouTubeClient] | None  # channel id -> client (None: no Google config)
+    transcript_max_chars: int
+
+
+@dataclass
+class RunContext:
+    run_id: int
+    channel: dict[str, Any]
+    channel_context: ChannelContext
+    user_id: int | None
+
+
+def cache_key(content_hash: str, models: list[str] | None, has_transcript: bool) -> str:
+    engine = models[0] if models else "heuristic"
+    raw = f"{content_hash}|{PROMPT_VERSION}|{engine}|{int(has_transcript)}"
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def optimize_video(ctx: RunContext, video_id: int, services: Services) -> int | None:
+    """Returns the suggestion id (None if the video vanished)."""
+    video = _load_video(ctx.run_id, video_id)
+    if video is None:
+        return None
+    if video["suggestion_id"]:
+        return video["suggestion_id"]  # done by an earlier attempt
+    transcript = video["transcript"] or _fetch_transcript(ctx, video, services)
+    key = cache_key(video["content_hash"] or "", services.claude.models if services.claude else None, bool(transcript))
+    reused = _reuse(ctx.run_id, video_id, key)
+    if reused:
+        return reused
+    evidence = services.research.research(video["title"], transcript)
+    answer, engine_notes = _ask(ctx, video, transcript, evidence, services)
+    return _store(ctx, video, key, evidence, answer, engine_notes)
+
+
+def _load_video(run_id: int, video_id: int) -> dict[str, Any] | None:
+    with transaction() as cur:
+        cur.execute(
+            """SELECT v.*, t.text AS transcript, mv.id AS version_id, mv.content_hash,
+                      (SELECT s.id FROM suggestions s WHERE s.run_id = %s AND s.video_id = v.id) AS suggestion_id
+               FROM videos v
+               LEFT JOIN transcripts t ON t.video_id = v.id
+               LEFT JOIN LATERAL (SELECT id, content_hash FROM metadata_versions WHERE video_id = v.id
+                                  ORDER BY id DESC LIMIT 1) mv ON true
+               WHERE v.id = %s""",
+            (run_id, video_id),
+        )
+        return cur.fetchone()
+
+
+def _fetch_transcript(ctx: RunContext, video: dict[str, Any], services: Services) -> str | None:
+    """Captions cost 250 units: only for a connected channel, once per video."""
+    if ctx.channel["is_demo"] or ctx.channel["status"] != "connected" or services.youtube_for is None:
+        return None
+    try:
+        transcript = fetch_transcript(services.youtube_for(ctx.channel["id"]), video["youtube_video_id"],
+                                      video["default_audio_language"] or video["default_language"])
+    except YouTubeError as exc:
+        log.warning("transcript unavailable", extra={"video_id": video["id"], "reason": exc.reason})
+        return None
+    if transcript is None:
+        return None
+    with transaction() as cur:
+        store_transcript(cur, video["id"], transcript)
+    return transcript.text
+
+
+def _reuse(run_id: int, video_id: int, key: str) -> int | None:
+    """Copy an earlier answer for exactly the same inputs into this run."""
+    with transaction() as cur:
+        cur.execute(
+            """INSERT INTO suggestions (run_id, video_id, base_version_id, engine, model, prompt_version, titles,
+                                        description, tags, primary_keyword, chapters, rationale, keyword_evidence,
+                                        notes, cache_key)
+               SELECT %s, video_id, base_version_id, engine, model, prompt_version, titles, description, tags,
+                      primary_keyword, chapters, rationale, keyword_evidence,
+                      array_append(notes, 'Reused the answer for the same video version: no new call was made.'), cache_key
+               FROM suggestions WHERE cache_key = %s AND video_id = %s AND engine = 'claude'
+               ORDER BY id DESC LIMIT 1
+               ON CONFLICT (run_id, video_id) DO NOTHING
+               RETURNING id""",
+            (run_id, key, video_id),
+        )
+        row = cur.fetchone()
+        if row:
+            _mark_done(cur, run_id, video_id)
+        return row["id"] if row else None
+
+
+def _ask(ctx: RunContext, video: dict, transcript: str | None, evidence: Evidence, services: Services):
+    notes = [evidence.note] if evidence.note else []
+    if services.claude is not None:
+        prompt = build(ctx.channel_context, VideoInput(
+            title=video["title"], description=video["description"], tags=list(video["tags"]), transcript=transcript,
+            language=video["default_language"], duration_seconds=video["duration_seconds"], views=video["view_count"],
+        ), evidence.to_dict(), services.transcript_max_chars)
+        try:
+            with services.llm_slots.hold():
+                return services.claude.suggest(prompt), notes
+        except AllModelsFailed as exc:
+            notes.append("Claude could not answer (" + "; ".join(exc.reasons)[:300] + "): this is the rule-based suggestion.")
+    else:
+        notes.append("No ANTHROPIC_API_KEY is configured: this is the rule-based suggestion.")
+    suggestion = heuristic.suggest(dict(video), transcript=transcript, keywords=evidence.keywords,
+                                   channel_name=ctx.channel["title"])
+    return suggestion.to_dict(), notes
+
+
+def _store(ctx: RunContext, video: dict, key: str, evidence: Evidence, answer, notes: list[str]) -> int | None:
+    if isinstance(answer, ClaudeAnswer):
+        data, engine, model, usage = answer.answer, "claude", answer.model, answer.usage
+        cost = cost_usd(model, usage)
+    else:
+        data, engine, model, usage, cost = answer, "heuristic", None, Usage(), Decimal(0)
+    rationale = {"description": data.get("description_rationale", ""), "tags": data.get("tags_rationale", "")}
+    with transaction() as cur:
+        cur.execute(
+            """INSERT INTO suggestions (run_id, video_id, base_version_id, engine, model, prompt_version, titles,
+                                        description, tags, primary_keyword, chapters, rationale, keyword_evidence,
+                                        notes, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
+                                        cost_usd, cache_key)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+               ON CONFLICT (run_id, video_id) DO NOTHING RETURNING id""",
+            (ctx.run_id, video["id"], video["version_id"], engine, model, PROMPT_VERSION, Json(data["titles"]),
+             data["description"], data["tags"], data.get("primary_keyword"), Json(data.get("chapters") or []),
+             Json(rationale), Json(evidence.to_dict()), notes, usage.input_tokens, usage.output_tokens,
+             usage.cache_read_tokens, usage.cache_write_tokens, cost, key),
+        )
+        row = cur.fetchone()
+        _mark_done(cur, ctx.run_id, video["id"])
+    return row["id"] if row else None
+
+
+def _mark_done(cur, run_id: int, video_id: int) -> None:
+    cur.execute("UPDATE optimization_run_videos SET status = 'done', error = NULL WHERE run_id = %s AND video_id = %s",
+                (run_id, video_id))

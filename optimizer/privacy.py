@@ -1,0 +1,41 @@
+"""Scrub personal data and secrets before text leaves the machine.
+
+Creators paste contact emails, phone numbers and links with tokens into
+descriptions; none of that helps a title and none of it should reach
+Claude or SerpAPI. Each match is replaced by a short placeholder so the
+model still sees that something was there.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, urlsplit
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+# International or North American numbers with at least 9 digits, allowing
+# spaces, dots, dashes and brackets; years and counts stay untouched.
+PHONE = re.compile(r"(?<![\w/])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){2,4}(?![\w/])")
+URL = re.compile(r"https?://[^\s<>\"']+")
+_SECRET_PARAMS = re.compile(r"(token|key|secret|sig|signature|password|passwd|auth|session|code|credential)", re.I)
+
+
+def _phone_like(match: re.Match) -> str:
+    digits = sum(ch.isdigit() for ch in match.group(0))
+    return "[phone removed]" if digits >= 9 else match.group(0)
+
+
+def _url(match: re.Match) -> str:
+    url = match.group(0)
+    parts = urlsplit(url)
+    if "@" in parts.netloc or any(_SECRET_PARAMS.search(name) for name, _ in parse_qsl(parts.query)):
+        return f"{parts.scheme}://{parts.hostname or ''}/[link with credentials removed]"
+    return url
+
+
+def scrub(text: str | None) -> str:
+    """Text with emails, phone numbers and secret-bearing URLs replaced."""
+    if not text:
+        return ""
+    text = URL.sub(_url, text)
+    text = EMAIL.sub("[email removed]", text)
+    return PHONE.sub(_phone_like, text)

@@ -1,0 +1,82 @@
+"""Optimizing demo-channel videos with no Claude or SerpAPI key: the
+rule-based engine answers, through the real job and a real worker."""
+
+import psycopg2
+import pytest
+
+from optimizer import limits
+from tests.helpers import csrf_from, register
+from tests.integration.youtube_helpers import run_worker_burst
+
+
+def _rows(config, sql, params=()):
+    conn = psycopg2.connect(config["DATABASE_URL"])
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def demo(client, app_config):
+    register(client)
+    page = client.get("/channels")
+    response = client.post("/channels/demo", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    channel_id = int(response.headers["Location"].rstrip("/").split("/")[-1])
+    return channel_id
+
+
+def _form(client, channel_id):
+    html = client.get(f"/channels/{channel_id}").get_data(as_text=True)
+    import re
+
+    key = re.search(r'name="idempotency_key" value="([^"]+)"', html).group(1)
+    ids = [int(v) for v in re.findall(r'name="video_ids" value="(\d+)"', html)]
+    return csrf_from(html), key, ids
+
+
+def test_batch_of_five_gets_valid_rule_based_suggestions(client, app_config, demo):
+    token, key, ids = _form(client, demo)
+    response = client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:5]})
+    assert response.status_code == 303
+    run_url = response.headers["Location"]
+    again = client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:5]})
+    assert again.headers["Location"] == run_url  # a double click makes one run
+
+    result = run_worker_burst(app_config)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = _rows(app_config, "SELECT engine, titles, description, tags, notes FROM suggestions")
+    assert len(rows) == 5
+    for engine, titles, description, tags, notes in rows:
+        assert engine == "heuristic"
+        assert len(titles) == 3
+        assert limits.validate(titles[0]["title"], description, tags) == []
+        assert any("ANTHROPIC_API_KEY" in n for n in notes)
+        assert any("SERPAPI_API_KEY" in n for n in notes)
+    page = client.get(run_url).get_data(as_text=True)
+    assert "Done: 5 suggestions ready." in page
+    assert "Rule-based" in page
+
+
+def test_more_than_the_batch_limit_is_refused(client, app_config, demo):
+    token, key, ids = _form(client, demo)
+    response = client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids},
+                           headers={"HX-Request": "true"})
+    assert len(ids) > 0
+    from webapp import create_app
+
+    small = create_app({**app_config, "BATCH_MAX_VIDEOS": 3})
+    small_client = small.test_client()
+    small_client.post("/login", data={})  # no session: log in properly below
+    from tests.helpers import login
+
+    login(small_client)
+    token, key, ids = _form(small_client, demo)
+    refused = small_client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:4]},
+                                headers={"HX-Request": "true"})
+    assert refused.status_code == 400
+    assert "at most 3 videos" in refused.get_json()["error"]["message"]
+    assert _rows(app_config, "SELECT count(*) FROM optimization_runs WHERE video_count = 4") == [(0,)]
+    assert response.status_code in (204, 303)

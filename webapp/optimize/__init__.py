@@ -1,0 +1,1 @@
+"""Optimization runs: asking for suggestions and following their progress."""

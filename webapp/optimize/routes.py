@@ -1,0 +1,104 @@
+"""Asking for optimizations (one video or a batch) and following a run."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from jobs.enqueue import enqueue_optimization
+from reliability.errors import AppError, ValidationError
+from webapp.channels.access import require_channel
+from webapp.htmx import is_htmx
+from webapp.optimize import store
+from webapp.redis_client import get_redis
+
+bp = Blueprint("optimize", __name__)
+
+_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _video_ids() -> list[int]:
+    raw = request.form.getlist("video_ids")
+    ids = []
+    for value in raw:
+        if not value.isdigit():
+            raise ValidationError("The list of videos was malformed. Reload the page and try again.")
+        ids.append(int(value))
+    ids = list(dict.fromkeys(ids))
+    limit = current_app.config["BATCH_MAX_VIDEOS"]
+    if not ids:
+        raise ValidationError("Select at least one video to optimize.", code="no_videos")
+    if len(ids) > limit:
+        raise ValidationError(f"A batch can hold at most {limit} videos; you selected {len(ids)}. Select fewer and try again.",
+                              code="batch_too_large")
+    return ids
+
+
+def _idempotency_key(video_ids: list[int]) -> str:
+    """The page's one-time key plus the videos asked for: a double click on
+    the same action makes one run, while another action from the same page
+    (a different video, a different selection) makes its own."""
+    key = request.form.get("idempotency_key", "")
+    if not _KEY.match(key):
+        raise ValidationError("This form is missing its one-time key. Reload the page and try again.")
+    selection = hashlib.sha256(",".join(map(str, sorted(video_ids))).encode()).hexdigest()[:16]
+    return f"{key}-{selection}"
+
+
+@bp.post("/channels/<int:channel_id>/optimize")
+@login_required
+def start(channel_id: int):
+    return _start(channel_id, None)
+
+
+@bp.post("/channels/<int:channel_id>/videos/<int:video_id>/optimize")
+@login_required
+def start_one(channel_id: int, video_id: int):
+    return _start(channel_id, video_id)
+
+
+def _start(channel_id: int, video_id: int | None):
+    channel = require_channel(channel_id, "editor")
+    try:
+        video_ids = [video_id] if video_id is not None else _video_ids()
+        key = _idempotency_key(video_ids)
+        store.check_user_limits(current_user.id, len(video_ids), current_app.config)
+        run, created = store.create_run(channel_id, current_user.id, key, video_ids)
+    except AppError as exc:
+        if is_htmx():
+            raise
+        flash(exc.message, "error")
+        return redirect(url_for("channels.show", channel_id=channel_id)), 303
+    if created:
+        enqueue_optimization(get_redis(), run["id"])
+    target = url_for("optimize.show_run", channel_id=channel["id"], run_id=run["id"])
+    if is_htmx():
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target, 303)
+
+
+@bp.get("/channels/<int:channel_id>/runs/<int:run_id>")
+@login_required
+def show_run(channel_id: int, run_id: int):
+    channel = require_channel(channel_id)
+    run = store.get_run(channel_id, run_id)
+    if run is None:
+        return render_template("errors/error.html", status=404, code="not_found", message="No such optimization."), 404
+    context = {"channel": channel, "run": run, "items": store.run_items(run_id)}
+    if is_htmx() and request.headers.get("HX-Target") == "run-progress":
+        return render_template("optimize/_run_progress.html", **context)
+    return render_template("optimize/run.html", **context)
+
+
+@bp.get("/usage")
+@login_required
+def usage():
+    return render_template(
+        "optimize/usage.html",
+        mine=store.monthly_usage(current_user.id),
+        limits=store.user_limits(current_user.id, current_app.config),
+        everyone=store.usage_by_user() if current_user.is_admin else None,
+    )

@@ -1,0 +1,135 @@
+"""Queries for optimization runs, suggestions and usage."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from psycopg2.extras import execute_values
+
+from reliability import audit
+from reliability.db import transaction
+from reliability.errors import AppError, ValidationError
+
+
+class LimitReached(AppError):
+    code = "monthly_limit_reached"
+    status = 429
+
+
+def user_limits(user_id: int, config) -> dict[str, Any]:
+    with transaction() as cur:
+        cur.execute("SELECT monthly_optimization_quota, monthly_cost_cap_usd FROM users WHERE id = %s", (user_id,))
+        row = cur.fetchone() or {}
+    quota = row.get("monthly_optimization_quota")
+    cap = row.get("monthly_cost_cap_usd")
+    return {
+        "optimizations": quota if quota is not None else config["MONTHLY_OPTIMIZATIONS_PER_USER"],
+        "cost_usd": Decimal(str(cap if cap is not None else config["MONTHLY_COST_CAP_USD"])),
+    }
+
+
+def monthly_usage(user_id: int) -> dict[str, Any]:
+    """This calendar month (UTC): videos optimized, calls and dollars."""
+    with transaction() as cur:
+        cur.execute(
+            """SELECT count(*) AS videos FROM optimization_run_videos rv JOIN optimization_runs r ON r.id = rv.run_id
+               WHERE r.requested_by = %s AND r.created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'""",
+            (user_id,),
+        )
+        videos = cur.fetchone()["videos"]
+        cur.execute(
+            """SELECT service, count(*) AS calls, coalesce(sum(cost_usd), 0) AS cost,
+                      coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens,
+                      coalesce(sum(cache_read_tokens), 0) AS cache_read_tokens,
+                      coalesce(sum(cache_write_tokens), 0) AS cache_write_tokens
+               FROM usage_ledger WHERE user_id = %s
+                 AND occurred_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+               GROUP BY service ORDER BY service""",
+            (user_id,),
+        )
+        services = cur.fetchall()
+    return {"videos": videos, "services": services, "cost_usd": sum((s["cost"] for s in services), Decimal(0))}
+
+
+def check_user_limits(user_id: int, new_videos: int, config) -> None:
+    limits = user_limits(user_id, config)
+    used = monthly_usage(user_id)
+    if used["videos"] + new_videos > limits["optimizations"]:
+        left = max(0, limits["optimizations"] - used["videos"])
+        raise LimitReached(f"Your monthly optimization quota is {limits['optimizations']} videos and {left} are left. "
+                           "It resets on the 1st; an admin can raise it.")
+    if used["cost_usd"] >= limits["cost_usd"]:
+        raise LimitReached(f"This month's AI spending cap of ${limits['cost_usd']:.2f} is reached "
+                           f"(${used['cost_usd']:.2f} spent). It resets on the 1st; an admin can raise it.")
+
+
+def create_run(channel_id: int, user_id: int, key: str, video_ids: list[int]) -> tuple[dict[str, Any], bool]:
+    """(run, created). The same idempotency key returns the first run."""
+    with transaction() as cur:
+        cur.execute("SELECT * FROM optimization_runs WHERE idempotency_key = %s", (key,))
+        existing = cur.fetchone()
+        if existing:
+            if existing["channel_id"] != channel_id or existing["requested_by"] != user_id:
+                raise ValidationError("This form was already used. Reload the page and try again.")
+            return existing, False
+        cur.execute("SELECT id FROM videos WHERE channel_id = %s AND id = ANY(%s) AND removed_at IS NULL", (channel_id, video_ids))
+        found = {r["id"] for r in cur.fetchall()}
+        if len(found) != len(video_ids):
+            raise ValidationError("Some selected videos are not in this channel (or were removed from YouTube).",
+                                  code="unknown_videos")
+        cur.execute(
+            """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count)
+               VALUES (%s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *""",
+            (channel_id, user_id, key, len(video_ids)),
+        )
+        run = cur.fetchone()
+        if run is None:  # the same key, committed a moment ago by a parallel click
+            cur.execute("SELECT * FROM optimization_runs WHERE idempotency_key = %s", (key,))
+            return cur.fetchone(), False
+        execute_values(cur, "INSERT INTO optimization_run_videos (run_id, video_id, position) VALUES %s",
+                       [(run["id"], v, i) for i, v in enumerate(video_ids)])
+        audit.record(cur, "optimization.requested", actor_id=user_id, target_type="channel", target_id=channel_id,
+                     details={"run_id": run["id"], "videos": len(video_ids)})
+        return run, True
+
+
+def get_run(channel_id: int, run_id: int) -> dict[str, Any] | None:
+    with transaction() as cur:
+        cur.execute(
+            """SELECT r.*, count(rv.*) FILTER (WHERE rv.status = 'done') AS done,
+                      count(rv.*) FILTER (WHERE rv.status = 'failed') AS failed,
+                      coalesce((SELECT sum(cost_usd) FROM usage_ledger u WHERE u.run_id = r.id), 0) AS cost_usd
+               FROM optimization_runs r JOIN optimization_run_videos rv ON rv.run_id = r.id
+               WHERE r.id = %s AND r.channel_id = %s GROUP BY r.id""",
+            (run_id, channel_id),
+        )
+        return cur.fetchone()
+
+
+def run_items(run_id: int) -> list[dict[str, Any]]:
+    """Each video of the run with its suggestion, if ready (one query)."""
+    with transaction() as cur:
+        cur.execute(
+            """SELECT v.id AS video_id, v.title AS current_title, v.thumbnail_url, rv.status, rv.error,
+                      s.id AS suggestion_id, s.titles, s.engine, s.model, s.cost_usd, s.notes, s.primary_keyword,
+                      s.status AS suggestion_status
+               FROM optimization_run_videos rv JOIN videos v ON v.id = rv.video_id
+               LEFT JOIN suggestions s ON s.run_id = rv.run_id AND s.video_id = rv.video_id
+               WHERE rv.run_id = %s ORDER BY rv.position""",
+            (run_id,),
+        )
+        return cur.fetchall()
+
+
+def usage_by_user() -> list[dict[str, Any]]:
+    with transaction() as cur:
+        cur.execute(
+            """SELECT u.email, count(*) AS calls, coalesce(sum(l.cost_usd), 0) AS cost,
+                      coalesce(sum(l.input_tokens + l.cache_read_tokens + l.cache_write_tokens), 0) AS input_tokens,
+                      coalesce(sum(l.output_tokens), 0) AS output_tokens
+               FROM usage_ledger l JOIN users u ON u.id = l.user_id
+               WHERE l.occurred_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+               GROUP BY u.email ORDER BY cost DESC LIMIT 200"""
+        )
+        return cur.fetchall()
