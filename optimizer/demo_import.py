@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from optimizer import demo
+from optimizer import demo, seo
 from optimizer.youtube.mapping import content_hash
 from reliability import audit
 from reliability.db import bulk_insert, transaction
 
 _VIDEO_COLUMNS = ("channel_id", "youtube_video_id", "title", "description", "tags", "category_id", "default_language",
                   "default_audio_language", "published_at", "duration_seconds", "privacy_status", "view_count",
-                  "like_count", "comment_count")
+                  "like_count", "comment_count", "seo_score")
 _VERSION_COLUMNS = ("video_id", "source", "title", "description", "tags", "category_id", "default_language",
                     "default_audio_language", "content_hash", "created_at")
 _STATS_COLUMNS = ("video_id", "day", "views", "engaged_views", "estimated_minutes_watched", "likes", "comments",
@@ -49,7 +49,8 @@ def _insert_channel(cur, user_id: int, video_count: int) -> int:
 
 def _insert_videos(cur, channel_id: int, videos: list[demo.DemoVideo]) -> dict[str, int]:
     rows = [(channel_id, v.youtube_video_id, v.title, v.description, v.tags, "26", "en", "en", v.published_at,
-             v.duration_seconds, "public", v.view_count, int(v.view_count * 0.045), int(v.view_count * 0.006))
+             v.duration_seconds, "public", v.view_count, int(v.view_count * 0.045), int(v.view_count * 0.006),
+             seo.score(v.title, v.description, v.tags).score)
             for v in videos]
     bulk_insert("videos", _VIDEO_COLUMNS, rows, cur=cur)
     cur.execute("SELECT id, youtube_video_id FROM videos WHERE channel_id = %s", (channel_id,))

@@ -22,6 +22,7 @@ from typing import Any
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
+from optimizer import seo
 from optimizer.youtube import quota
 from optimizer.youtube.client import Call, QuotaExceeded, YouTubeClient, YouTubeError
 from optimizer.youtube.mapping import VIDEO_COLUMNS, content_hash, metadata_of_row, video_row
@@ -182,6 +183,12 @@ def _store_new_versions(cur, rows: list[tuple], ids: dict[str, int]) -> None:
             """INSERT INTO metadata_versions (video_id, source, title, description, tags, category_id,
                                               default_language, default_audio_language, content_hash) VALUES %s""",
             new_versions,
+        )
+        # The score depends only on the metadata: recompute it only where that changed.
+        execute_values(
+            cur,
+            "UPDATE videos SET seo_score = data.score FROM (VALUES %s) AS data (id, score) WHERE videos.id = data.id",
+            [(v[0], seo.score(v[2], v[3], v[4]).score) for v in new_versions],
         )
 
 

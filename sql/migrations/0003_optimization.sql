@@ -85,3 +85,8 @@ CREATE INDEX usage_ledger_run_idx ON usage_ledger (run_id);
 ALTER TABLE users
     ADD COLUMN monthly_optimization_quota integer CHECK (monthly_optimization_quota >= 0),
     ADD COLUMN monthly_cost_cap_usd numeric(10, 2) CHECK (monthly_cost_cap_usd >= 0);
+
+-- The SEO score (0-100) of each video's current metadata, kept so the video
+-- table can sort and filter on it. Recomputed whenever the metadata changes.
+ALTER TABLE videos ADD COLUMN seo_score smallint CHECK (seo_score BETWEEN 0 AND 100);
+CREATE INDEX videos_channel_seo_idx ON videos (channel_id, seo_score);

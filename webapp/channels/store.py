@@ -22,6 +22,7 @@ VIDEO_SORTS = {
     "views": "v.view_count DESC, v.id DESC",
     "least_views": "v.view_count ASC, v.id ASC",
     "title": "lower(v.title) ASC, v.id ASC",
+    "seo": "v.seo_score ASC NULLS LAST, v.view_count DESC, v.id ASC",
 }
 VIDEO_FILTERS = {
     "all": "v.removed_at IS NULL",
@@ -29,6 +30,8 @@ VIDEO_FILTERS = {
     "unlisted": "v.removed_at IS NULL AND v.privacy_status = 'unlisted'",
     "private": "v.removed_at IS NULL AND v.privacy_status = 'private'",
     "removed": "v.removed_at IS NOT NULL",
+    # Below 60 (optimizer.seo.ATTENTION_THRESHOLD): worth optimizing first.
+    "attention": "v.removed_at IS NULL AND v.seo_score < 60",
 }
 
 
@@ -76,7 +79,7 @@ def video_page(channel_id: int, *, search: str, sort: str, status_filter: str, p
     with transaction() as cur:
         cur.execute(
             f"""SELECT v.id, v.youtube_video_id, v.title, v.thumbnail_url, v.published_at, v.view_count,
-                       v.like_count, v.comment_count, v.duration_seconds, v.privacy_status, v.removed_at,
+                       v.like_count, v.comment_count, v.duration_seconds, v.privacy_status, v.removed_at, v.seo_score,
                        count(*) OVER () AS total
                 FROM videos v WHERE {' AND '.join(where)}
                 ORDER BY {VIDEO_SORTS[sort]} LIMIT %(limit)s OFFSET %(offset)s""",
