@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.channels.routes import bp as channels_bp
     from webapp.main.routes import bp as main_bp
     from webapp.optimize.routes import bp as optimize_bp
+    from webapp.videos.routes import bp as videos_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
@@ -118,6 +119,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(connect_bp)
     app.register_blueprint(members_bp)
     app.register_blueprint(optimize_bp)
+    app.register_blueprint(videos_bp)
     init_rq_dashboard(app)
 
 

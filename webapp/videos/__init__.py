@@ -1,0 +1,2 @@
+"""A video's page: its metadata against YouTube's limits, its SEO score with
+reasons, and its suggestions."""
