@@ -1,0 +1,192 @@
+"""A small closed-loop HTTP load generator for loopback benchmarks.
+
+Several client processes (so that the GIL of one client does not cap the
+rate on a small machine), each with a few threads, each thread holding one
+keep-alive HTTP/1.1 connection and sending the next GET as soon as the
+previous answer is read. The client is a few lines over a socket rather than
+http.client: http.client parses every header through the email package,
+and on a 2-core machine every microsecond the client spends is taken from
+the server under test. It still reads every answer whole and checks its
+status; anything but 200 is counted as an error.
+
+Why not wrk, ab or locust: none is a Python package we already install, and
+a benchmark that needs a system package is one that nobody runs.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from queue import Empty
+
+
+class Closed(ConnectionError):
+    """The server closed the connection before a whole answer was read."""
+
+
+@dataclass
+class Result:
+    ok: int = 0
+    errors: Counter = field(default_factory=Counter)
+    reconnects: int = 0
+    seconds: float = 0.0
+    client_cpu_s: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return self.ok / self.seconds if self.seconds else 0.0
+
+    def add(self, other: Result) -> None:
+        self.ok += other.ok
+        self.errors.update(other.errors)
+        self.reconnects += other.reconnects
+        self.client_cpu_s += other.client_cpu_s
+
+
+class Connection:
+    """One keep-alive connection; ``get`` returns (status, keep_alive)."""
+
+    def __init__(self, host: str, port: int):
+        self.sock = socket.create_connection((host, port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb")
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+    def get(self, request: bytes) -> tuple[int, bool]:
+        self.sock.sendall(request)
+        status_line = self.reader.readline()
+        if not status_line:
+            raise Closed("closed before the status line")
+        status = int(status_line.split(b" ", 2)[1])
+        length, chunked, keep_alive = self._headers()
+        if chunked:
+            self._read_chunked()
+        elif length is not None:
+            self._read_exactly(length)
+        else:
+            keep_alive = False  # the body runs to the end of the connection
+            self.reader.read()
+        return status, keep_alive
+
+    def _headers(self) -> tuple[int | None, bool, bool]:
+        length, chunked, keep_alive = None, False, True
+        while True:
+            line = self.reader.readline()
+            if line in (b"\r\n", b"\n"):
+                return length, chunked, keep_alive
+            if not line:
+                raise Closed("closed inside the headers")
+            name, _, value = line.partition(b":")
+            name = name.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"transfer-encoding":
+                chunked = b"chunked" in value.lower()
+            elif name == b"connection":
+                keep_alive = value.strip().lower() != b"close"
+
+    def _read_exactly(self, size: int) -> None:
+        if len(self.reader.read(size)) != size:
+            raise Closed("closed inside the body")
+
+    def _read_chunked(self) -> None:
+        while True:
+            size = int(self.reader.readline().split(b";")[0], 16)
+            self._read_exactly(size + 2)  # the chunk and its CRLF
+            if size == 0:
+                return
+
+
+def request_bytes(host: str, port: int, path: str) -> bytes:
+    return (
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: yco-bench\r\n"
+        "Accept: text/html\r\nAccept-Encoding: identity\r\n\r\n"
+    ).encode()
+
+
+def _drive(host: str, port: int, request: bytes, start: float, deadline: float, result: Result, lock) -> None:
+    """One connection's loop: answers completed in [start, deadline] count."""
+    mine = Result()
+    conn: Connection | None = None
+    reused = False
+    while time.monotonic() < deadline:
+        try:
+            if conn is None:
+                conn, reused = Connection(host, port), False
+            status, keep_alive = conn.get(request)
+        except (OSError, ValueError, IndexError) as exc:
+            # A keep-alive connection the server closed while idle (worker
+            # recycled by max_requests, keepalive timeout) is retried, as any
+            # HTTP client does; a fresh connection that fails is an error.
+            if conn is not None:
+                conn.close()
+            conn = None
+            if reused and isinstance(exc, (Closed, ConnectionResetError, BrokenPipeError)):
+                mine.reconnects += 1
+            elif time.monotonic() < deadline:
+                mine.errors[type(exc).__name__] += 1
+                time.sleep(0.01)
+            continue
+        now = time.monotonic()
+        if start <= now <= deadline:
+            if status == 200:
+                mine.ok += 1
+            else:
+                mine.errors[f"HTTP {status}"] += 1
+        reused = True
+        if not keep_alive:
+            conn.close()
+            conn = None
+    if conn is not None:
+        conn.close()
+    with lock:
+        result.add(mine)
+
+
+def _client_process(host: str, port: int, path: str, connections: int, start: float, seconds: float, queue) -> None:
+    request = request_bytes(host, port, path)
+    result, lock = Result(), threading.Lock()
+    cpu_before = time.process_time()
+    threads = [
+        threading.Thread(target=_drive, args=(host, port, request, start, start + seconds, result, lock))
+        for _ in range(connections)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    result.client_cpu_s = time.process_time() - cpu_before
+    queue.put(result)
+
+
+def run_load(host: str, port: int, path: str, *, seconds: float, processes: int, connections: int) -> Result:
+    """GET ``path`` from ``processes`` x ``connections`` keep-alive clients
+    for ``seconds``; returns the totals. Blocks until the load is over."""
+    ctx = multiprocessing.get_context("spawn")  # nothing of ours crosses into the clients
+    queue = ctx.Queue()
+    start = time.monotonic() + 1.5  # time for every client to spawn and connect
+    workers = [
+        ctx.Process(target=_client_process, args=(host, port, path, connections, start, seconds, queue), daemon=True)
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    total = Result(seconds=seconds)
+    received = 0
+    while received < len(workers):
+        try:
+            total.add(queue.get(timeout=1))
+            received += 1
+        except Empty:
+            if all(worker.exitcode is not None for worker in workers):
+                raise RuntimeError("a load generator process died without a result") from None
+    for worker in workers:
+        worker.join()
+    return total
