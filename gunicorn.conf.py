@@ -22,6 +22,9 @@ accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("LOG_LEVEL", "info")
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+# gunicorn 27's control socket lives at one path per user: two servers on a
+# machine (a benchmark, tests) would take it from each other. We do not use it.
+control_socket_disable = True
 
 
 def on_starting(server):

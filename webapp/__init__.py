@@ -124,17 +124,17 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    @app.context_processor
-    def assets():
-        return {"asset": _asset_url_and_integrity(app)}
-
-
-def _asset_url_and_integrity(app: Flask):
-    from flask import url_for
+    urls: dict[str, dict[str, str]] = {}
 
     def asset(name: str) -> dict[str, str]:
-        entry = ASSETS[name]
-        url = entry["url"] if app.config["ASSETS_FROM_CDN"] else url_for("static", filename=entry["local"])
-        return {"url": url, "integrity": entry["integrity"]}
+        """The CDN URL (or the local copy) and SRI hash of a pinned asset,
+        worked out once per process."""
+        if name not in urls:
+            from flask import url_for
 
-    return asset
+            entry = ASSETS[name]
+            url = entry["url"] if app.config["ASSETS_FROM_CDN"] else url_for("static", filename=entry["local"])
+            urls[name] = {"url": url, "integrity": entry["integrity"]}
+        return urls[name]
+
+    app.jinja_env.globals["asset"] = asset

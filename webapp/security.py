@@ -75,9 +75,20 @@ def _init_limiter(app: Flask) -> None:
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_DEFAULT=app.config["DEFAULT_RATE_LIMIT"],
+        RATELIMIT_DEFAULTS_EXEMPT_WHEN=_anonymous_read,
         RATELIMIT_KEY_PREFIX="yco",
     )
     limiter.init_app(app)
+
+
+def _anonymous_read() -> bool:
+    """Logged-out visitors can only read the login and registration forms:
+    cheap pages with no database work. Counting each view in Redis would
+    cost more than the page; their POSTs keep their own tight limits."""
+    from flask import request
+    from flask_login import current_user
+
+    return request.method in ("GET", "HEAD", "OPTIONS") and not current_user.is_authenticated
 
 
 def _limits_storage_uri(redis_url: str) -> str:

@@ -159,8 +159,9 @@ class YouTubeClient:
 def charged_units(method: str, error: YouTubeError) -> int:
     """What a failed call costs: a request YouTube processed and refused
     (400, 403 forbidden, 404) costs like a good one; one it could not
-    serve (5xx), could not authenticate, or refused for quota costs nothing."""
-    if error.status >= 500 or error.status in (0, 401) or isinstance(error, QuotaExceeded):
+    serve (5xx), could not authenticate, or refused for quota or rate
+    (quotaExceeded, rateLimitExceeded) costs nothing."""
+    if error.status >= 500 or error.status in (0, 401) or isinstance(error, QuotaExceeded) or error.retryable:
         return 0
     return COSTS[method]
 
