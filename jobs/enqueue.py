@@ -34,3 +34,14 @@ def enqueue_optimization(connection, run_id: int) -> Job:
         "jobs.optimize.run", run_id, job_id=f"optimize-run-{run_id}", job_timeout=OPTIMIZE_TIMEOUT_S,
         retry=OPTIMIZE_RETRY, result_ttl=3600, failure_ttl=7 * 24 * 3600,
     )
+
+
+APPLY_RETRY = Retry(max=5, interval=[10, 30, 120, 600, 1800])
+
+
+def enqueue_apply(connection, suggestion_id: int) -> Job:
+    """High priority: a creator is waiting for the change to show."""
+    return Queue("high", connection=connection).enqueue(
+        "jobs.apply.apply", suggestion_id, job_id=f"apply-suggestion-{suggestion_id}", job_timeout=300,
+        retry=APPLY_RETRY, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+    )

@@ -110,6 +110,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.channels.members import bp as members_bp
     from webapp.channels.routes import bp as channels_bp
     from webapp.main.routes import bp as main_bp
+    from webapp.optimize.review import bp as review_bp
     from webapp.optimize.routes import bp as optimize_bp
     from webapp.videos.routes import bp as videos_bp
 
@@ -120,6 +121,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(members_bp)
     app.register_blueprint(optimize_bp)
     app.register_blueprint(videos_bp)
+    app.register_blueprint(review_bp)
     init_rq_dashboard(app)
 
 

@@ -80,3 +80,24 @@ def test_more_than_the_batch_limit_is_refused(client, app_config, demo):
     assert "at most 3 videos" in refused.get_json()["error"]["message"]
     assert _rows(app_config, "SELECT count(*) FROM optimization_runs WHERE video_count = 4") == [(0,)]
     assert response.status_code in (204, 303)
+
+
+def test_apply_on_the_demo_channel_changes_the_stored_copy(client, app_config, demo):
+    token, key, ids = _form(client, demo)
+    response = client.post(f"/channels/{demo}/videos/{ids[0]}/optimize", data={"csrf_token": token, "idempotency_key": key})
+    run_url = response.headers["Location"]
+    assert run_worker_burst(app_config).returncode == 0
+    page = client.get(run_url).get_data(as_text=True)
+    import re
+
+    suggestion_id = re.search(r"/suggestions/(\d+)/apply", page).group(1)
+    titles = _rows(app_config, "SELECT titles FROM suggestions WHERE id = %s", (suggestion_id,))[0][0]
+    applied = client.post(f"/channels/{demo}/suggestions/{suggestion_id}/apply",
+                          data={"csrf_token": csrf_from(page), "title_index": "1"})
+    assert applied.status_code == 303
+    assert run_worker_burst(app_config).returncode == 0
+    assert _rows(app_config, "SELECT title FROM videos WHERE id = %s", (ids[0],)) == [(titles[1]["title"],)]
+    assert _rows(app_config, "SELECT status FROM suggestions WHERE id = %s", (suggestion_id,)) == [("applied",)]
+    sources = _rows(app_config, "SELECT source FROM metadata_versions WHERE video_id = %s ORDER BY id", (ids[0],))
+    assert sources[-1] == ("apply",) and len(sources) >= 2  # the earlier version is kept
+    assert "Applied" in client.get(run_url).get_data(as_text=True)

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 
 from jobs.enqueue import enqueue_optimization
 from reliability.errors import AppError, ValidationError
-from webapp.channels.access import require_channel
+from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx
 from webapp.optimize import store
 from webapp.redis_client import get_redis
@@ -87,7 +87,7 @@ def show_run(channel_id: int, run_id: int):
     run = store.get_run(channel_id, run_id)
     if run is None:
         return render_template("errors/error.html", status=404, code="not_found", message="No such optimization."), 404
-    context = {"channel": channel, "run": run, "items": store.run_items(run_id)}
+    context = {"channel": channel, "run": run, "items": store.run_items(run_id), "can_edit": can(channel, "editor")}
     if is_htmx() and request.headers.get("HX-Target") == "run-progress":
         return render_template("optimize/_run_progress.html", **context)
     return render_template("optimize/run.html", **context)
