@@ -18,6 +18,7 @@ from reliability.db import transaction
 from reliability.errors import AppError, Conflict
 from webapp.channels import store
 from webapp.channels.access import can, require_channel
+from webapp.extensions import limiter
 from webapp.htmx import is_htmx
 from webapp.redis_client import get_redis
 
@@ -39,9 +40,22 @@ def index():
     )
 
 
+MAX_DEMO_CHANNELS = 3
+
+
 @bp.post("/channels/demo")
 @login_required
+@limiter.limit("10 per hour")
 def add_demo():
+    with transaction() as cur:
+        cur.execute(
+            """SELECT count(*) AS n FROM channels c JOIN channel_members m ON m.channel_id = c.id
+               WHERE c.is_demo AND m.user_id = %s AND m.role = 'owner'""",
+            (current_user.id,),
+        )
+        if cur.fetchone()["n"] >= MAX_DEMO_CHANNELS:
+            flash(f"You already have {MAX_DEMO_CHANNELS} demo channels; use one of them.", "warning")
+            return redirect(url_for("channels.index"))
     channel_id = import_demo_channel(current_user.id, current_user.email)
     flash("The demo channel is ready. Everything works on it; its changes stay here and never reach YouTube.", "success")
     return redirect(url_for("channels.show", channel_id=channel_id))
