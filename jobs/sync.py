@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 from jobs.runtime import current_settings
+from optimizer.scores import score_missing
 from optimizer.youtube.client import Call, YouTubeClient
 from optimizer.youtube.oauth import GoogleOAuthConfig
 from optimizer.youtube.sync import run_sync
 from optimizer.youtube.tokens import ChannelTokenSource
 from reliability.crypto import TokenCipher
+from reliability.db import transaction
 
 
 def sync_channel(run_id: int) -> str:
-    return run_sync(run_id, youtube_client_factory(current_settings()))
+    status = run_sync(run_id, youtube_client_factory(current_settings()))
+    _score_new_metadata(run_id)
+    return status
+
+
+def _score_new_metadata(run_id: int) -> None:
+    """SEO scores for what this sync stored, after the sync (even a
+    partial one: what was stored is worth scoring)."""
+    with transaction() as cur:
+        cur.execute("SELECT channel_id FROM sync_runs WHERE id = %s", (run_id,))
+        row = cur.fetchone()
+    if row:
+        score_missing(row["channel_id"])
 
 
 def youtube_client_factory(settings):

@@ -14,7 +14,9 @@ seen during a complete pass over the playlist are marked removed.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -22,7 +24,6 @@ from typing import Any
 from psycopg2 import sql
 from psycopg2.extras import execute_values
 
-from optimizer import seo
 from optimizer.youtube import quota
 from optimizer.youtube.client import Call, QuotaExceeded, YouTubeClient, YouTubeError
 from optimizer.youtube.mapping import VIDEO_COLUMNS, content_hash, metadata_of_row, video_row
@@ -43,13 +44,16 @@ class PendingLedger:
     user_id: int | None
     run_id: int
     calls: list[Call] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, call: Call) -> None:
-        self.calls.append(call)
+        with self._lock:  # calls come from the fetch thread, flushes from the writer
+            self.calls.append(call)
 
     def flush(self, cur) -> int:
-        rows = [(quota.pacific_today(), "youtube", c.method, c.units, self.channel_id, self.user_id, self.run_id) for c in self.calls]
-        self.calls = []
+        with self._lock:
+            calls, self.calls = self.calls, []
+        rows = [(quota.pacific_today(), "youtube", c.method, c.units, self.channel_id, self.user_id, self.run_id) for c in calls]
         if rows:
             execute_values(
                 cur,
@@ -93,18 +97,27 @@ def _claim(run_id: int) -> dict[str, Any] | None:
 
 
 def _sync_pages(run: dict[str, Any], client: YouTubeClient, ledger: PendingLedger) -> None:
+    """Fetch page k+1 from YouTube while page k is written: PostgreSQL's
+    time then hides behind YouTube's instead of adding to it. One fetch is in
+    flight at a time, so the client is never used by two threads at once."""
     playlist_id = _refresh_channel(run["channel_id"], client)
-    page_token = run["resume_page_token"]
-    while True:
-        page = client.playlist_page(playlist_id, page_token)
-        ids = [item["contentDetails"]["videoId"] for item in page.get("items", [])]
-        items = client.videos(ids)
-        page_token = page.get("nextPageToken")
-        total = page.get("pageInfo", {}).get("totalResults")
-        _store_page(run, items, page_token, total, ledger)
-        if not page_token:
-            break
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sync-fetch") as fetcher:
+        pending = fetcher.submit(_fetch_page, client, playlist_id, run["resume_page_token"])
+        while True:
+            page, items = pending.result()  # a QuotaExceeded here leaves the stored pages and token
+            next_token = page.get("nextPageToken")
+            if next_token:
+                pending = fetcher.submit(_fetch_page, client, playlist_id, next_token)
+            _store_page(run, items, next_token, page.get("pageInfo", {}).get("totalResults"), ledger)
+            if not next_token:
+                break
     _finish(run, ledger)
+
+
+def _fetch_page(client: YouTubeClient, playlist_id: str, page_token: str | None) -> tuple[dict, list[dict]]:
+    page = client.playlist_page(playlist_id, page_token)
+    ids = [item["contentDetails"]["videoId"] for item in page.get("items", [])]
+    return page, client.videos(ids)
 
 
 def _refresh_channel(channel_id: int, client: YouTubeClient) -> str:
@@ -135,6 +148,9 @@ def _int(value) -> int | None:
 def _store_page(run: dict[str, Any], items: list[dict], next_token: str | None, total: int | None, ledger: PendingLedger) -> None:
     rows = [video_row(run["channel_id"], item) for item in items]
     with transaction() as cur:
+        # A page lost to a crash before it reaches disk is fetched again on
+        # resume (the token is in the same transaction), so durability can wait.
+        cur.execute("SET LOCAL synchronous_commit = off")
         now = datetime.now(tz=UTC)
         written = _upsert_videos(cur, rows, now)
         _store_new_versions(cur, rows, written)
@@ -184,12 +200,9 @@ def _store_new_versions(cur, rows: list[tuple], ids: dict[str, int]) -> None:
                                               default_language, default_audio_language, content_hash) VALUES %s""",
             new_versions,
         )
-        # The score depends only on the metadata: recompute it only where that changed.
-        execute_values(
-            cur,
-            "UPDATE videos SET seo_score = data.score FROM (VALUES %s) AS data (id, score) WHERE videos.id = data.id",
-            [(v[0], seo.score(v[2], v[3], v[4]).score) for v in new_versions],
-        )
+        # The score depends only on the metadata: clear it where that changed;
+        # optimizer.scores fills it in after the sync, off its critical path.
+        cur.execute("UPDATE videos SET seo_score = NULL WHERE id = ANY(%s)", ([v[0] for v in new_versions],))
 
 
 def _finish(run: dict[str, Any], ledger: PendingLedger) -> None:

@@ -68,7 +68,6 @@ CREATE TABLE videos (
 );
 CREATE INDEX videos_channel_published_idx ON videos (channel_id, published_at DESC);
 CREATE INDEX videos_channel_views_idx ON videos (channel_id, view_count DESC);
-CREATE INDEX videos_title_search_idx ON videos USING gin (to_tsvector('simple', title));
 
 -- Every version of a video's metadata, newest last: from sync, an applied
 -- suggestion or a restore. Nothing the creator had is ever lost.

@@ -51,6 +51,8 @@ def test_connect_then_sync_stores_every_video(yt_app, yt_config, fake_google):
 
     [(count,)] = _query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND removed_at IS NULL", (channel_pk,))
     assert count == 120
+    [(unscored,)] = _query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND seo_score IS NULL", (channel_pk,))
+    assert unscored == 0  # scored right after the sync, for the table's sort and filter
     [(status, units)] = _query(yt_config, "SELECT status, units_used FROM sync_runs WHERE channel_id = %s", (channel_pk,))
     assert status == "succeeded"
     assert units == 1 + 2 * 3  # channels.list + 3 pages of (playlistItems + videos)
