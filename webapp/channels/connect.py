@@ -20,7 +20,7 @@ from reliability.db import transaction
 from reliability.errors import AppError, Conflict, ValidationError
 from webapp.channels import store
 from webapp.channels.access import require_channel
-from webapp.channels.routes import _create_sync_run
+from webapp.channels.syncing import create_sync_run
 from webapp.extensions import limiter
 from webapp.redis_client import get_redis
 
@@ -161,7 +161,7 @@ def _connect(channel: dict, token: dict):
 def _start_first_sync(channel_id: int) -> str | None:
     """Queue a sync as the Sync button does; the reason when it may not run."""
     try:
-        run = _create_sync_run(store.get_channel(channel_id))
+        run = create_sync_run(store.get_channel(channel_id))
     except AppError as exc:
         return exc.message
     enqueue_sync(get_redis(), run["id"])

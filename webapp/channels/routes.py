@@ -6,18 +6,17 @@ from __future__ import annotations
 import math
 import uuid
 
-import psycopg2.errors
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from jobs.enqueue import enqueue_sync
 from optimizer.demo_import import import_demo_channel
-from optimizer.youtube import quota
 from optimizer.youtube.oauth import GoogleOAuthConfig
 from reliability.db import transaction
-from reliability.errors import AppError, Conflict
+from reliability.errors import AppError
 from webapp.channels import store
 from webapp.channels.access import can, require_channel
+from webapp.channels.syncing import create_sync_run
 from webapp.extensions import limiter
 from webapp.htmx import is_htmx
 from webapp.redis_client import get_redis
@@ -114,7 +113,7 @@ def show(channel_id: int):
 def start_sync(channel_id: int):
     channel = require_channel(channel_id, "editor")
     try:
-        run = _create_sync_run(channel)
+        run = create_sync_run(channel)
     except AppError as exc:
         if is_htmx():
             return render_template("channels/_sync_status.html", channel=channel, sync=None, error=exc.message), exc.status
@@ -125,38 +124,6 @@ def start_sync(channel_id: int):
         return render_template("channels/_sync_status.html", channel=channel, sync=run, error=None)
     flash("Sync started.", "info")
     return redirect(url_for("channels.show", channel_id=channel_id))
-
-
-def _create_sync_run(channel: dict) -> dict:
-    if channel["is_demo"]:
-        raise Conflict("The demo channel is already complete: there is nothing to sync from YouTube.", code="demo_channel")
-    if channel["status"] != "connected":
-        raise Conflict("This channel is disconnected. Reconnect it to YouTube first.", code="channel_disconnected")
-    with transaction() as cur:
-        quota.check_budget(cur, quota.full_sync_minimum(channel["video_count"]), current_app.config["YOUTUBE_DAILY_QUOTA"])
-        return _insert_run(cur, channel)
-
-
-def _insert_run(cur, channel: dict) -> dict:
-    """A new run, resuming where a quota-stopped run left off; if a run is
-    already active, that one (one sync per channel at a time)."""
-    cur.execute("SELECT * FROM sync_runs WHERE channel_id = %s ORDER BY id DESC LIMIT 1", (channel["id"],))
-    previous = cur.fetchone()
-    if previous and previous["status"] in ("queued", "running"):
-        return previous
-    resume = previous if previous and previous["status"] == "quota_exceeded" and previous["resume_page_token"] else None
-    kind = "full" if channel["last_synced_at"] is None else "incremental"
-    cur.execute("SAVEPOINT new_run")
-    try:
-        cur.execute(
-            """INSERT INTO sync_runs (channel_id, requested_by, kind, resume_page_token, pass_started_at)
-               VALUES (%s, %s, %s, %s, %s) RETURNING *""",
-            (channel["id"], current_user.id, kind, resume and resume["resume_page_token"], resume and resume["pass_started_at"]),
-        )
-    except psycopg2.errors.UniqueViolation:  # another click won the race
-        cur.execute("ROLLBACK TO SAVEPOINT new_run")
-        cur.execute("SELECT * FROM sync_runs WHERE channel_id = %s AND status IN ('queued', 'running')", (channel["id"],))
-    return cur.fetchone()
 
 
 @bp.get("/channels/<int:channel_id>/syncs/<int:run_id>")
