@@ -112,8 +112,6 @@ def build_services(settings, ctx: RunContext) -> Services:
             breaker=CircuitBreaker(cache, "serpapi", min_calls=5, reset_timeout_s=60),
             on_call=lambda engine, outcome: _ledger_serpapi(ctx, engine, outcome),
         ),
-        llm_slots=RedisSemaphore(cache, "anthropic", settings["LLM_MAX_CONCURRENCY"],
-                                 lease_ttl_s=settings["ANTHROPIC_TIMEOUT_S"] * 4 + 30),
         youtube_for=_youtube_for(settings, ctx),
         transcript_max_chars=settings["TRANSCRIPT_MAX_CHARS"],
     )
@@ -132,6 +130,8 @@ def _claude(settings, cache, ctx: RunContext) -> ClaudeEngine | None:
         models=[settings["ANTHROPIC_MODEL"], *settings["ANTHROPIC_FALLBACK_MODELS"]],
         timeout_s=settings["ANTHROPIC_TIMEOUT_S"], breaker=anthropic_breaker(cache),
         on_call=lambda call: _ledger_claude(ctx, call),
+        slots=RedisSemaphore(cache, "anthropic", settings["LLM_MAX_CONCURRENCY"],
+                             lease_ttl_s=settings["ANTHROPIC_TIMEOUT_S"] + 30),
     )
 
 

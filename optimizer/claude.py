@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +25,7 @@ from optimizer import limits
 from optimizer.pricing import Usage
 from optimizer.prompts import TOOL_NAME, Prompt, repair_message, tool_schema
 from reliability.breaker import CircuitBreaker, CircuitOpen
+from reliability.semaphore import RedisSemaphore
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +93,15 @@ class ClaudeEngine:
         timeout_s: float,
         breaker: CircuitBreaker,
         on_call: Callable[[ClaudeCall], None],
+        slots: RedisSemaphore | None = None,
     ):
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
         self.models = models
         self._breaker = breaker
         self._on_call = on_call
+        # Held per HTTP request, not per video: a killed worker's slot then
+        # comes back after one request's timeout, not a whole fallback chain's.
+        self._slots = slots
 
     def suggest(self, prompt: Prompt) -> ClaudeAnswer:
         """An answer that passes YouTube's limits, or AllModelsFailed."""
@@ -129,7 +135,7 @@ class ClaudeEngine:
             return answer, usage, 2
 
     def _ask(self, model: str, system: list, messages: list) -> tuple[dict[str, Any], Usage]:
-        with self._breaker.guard():
+        with self._breaker.guard(), (self._slots.hold() if self._slots else nullcontext()):
             try:
                 response = self._client.messages.create(
                     model=model, max_tokens=MAX_OUTPUT_TOKENS, system=system, messages=messages,

@@ -12,6 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,9 +24,8 @@ from optimizer.pricing import Usage, cost_usd
 from optimizer.prompts import PROMPT_VERSION, ChannelContext, VideoInput, build
 from optimizer.research import Evidence, KeywordResearch
 from optimizer.youtube.client import YouTubeClient, YouTubeError
-from optimizer.youtube.transcripts import fetch_transcript, store_transcript
+from optimizer.youtube.transcripts import Transcript, fetch_transcript, store_transcript
 from reliability.db import transaction
-from reliability.semaphore import RedisSemaphore
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ class Services:
 
     claude: ClaudeEngine | None
     research: KeywordResearch
-    llm_slots: RedisSemaphore
     youtube_for: Callable[[int], YouTubeClient] | None  # channel id -> client (None: no Google config)
     transcript_max_chars: int
 
@@ -75,7 +74,8 @@ def optimize_video(ctx: RunContext, video_id: int, services: Services) -> int | 
 def _load_video(run_id: int, video_id: int) -> dict[str, Any] | None:
     with transaction() as cur:
         cur.execute(
-            """SELECT v.*, t.text AS transcript, mv.id AS version_id, mv.content_hash,
+            """SELECT v.*, nullif(t.text, '') AS transcript, t.source AS transcript_source, t.fetched_at AS transcript_checked_at,
+                      mv.id AS version_id, mv.content_hash,
                       (SELECT s.id FROM suggestions s WHERE s.run_id = %s AND s.video_id = v.id) AS suggestion_id
                FROM videos v
                LEFT JOIN transcripts t ON t.video_id = v.id
@@ -91,17 +91,22 @@ def _fetch_transcript(ctx: RunContext, video: dict[str, Any], services: Services
     """Captions cost 250 units: only for a connected channel, once per video."""
     if ctx.channel["is_demo"] or ctx.channel["status"] != "connected" or services.youtube_for is None:
         return None
+    if video["transcript_source"] == "none" and video["transcript_checked_at"] > _recheck_after():
+        return None  # looked for recently and there was none
     try:
         transcript = fetch_transcript(services.youtube_for(ctx.channel["id"]), video["youtube_video_id"],
                                       video["default_audio_language"] or video["default_language"])
     except YouTubeError as exc:
         log.warning("transcript unavailable", extra={"video_id": video["id"], "reason": exc.reason})
         return None
-    if transcript is None:
-        return None
     with transaction() as cur:
-        store_transcript(cur, video["id"], transcript)
-    return transcript.text
+        store_transcript(cur, video["id"], transcript or Transcript(language=None, source="none", text=""))
+    return transcript.text if transcript else None
+
+
+def _recheck_after():
+    """A video without captions may get some: look again after a week."""
+    return datetime.now(tz=UTC) - timedelta(days=7)
 
 
 def _reuse(run_id: int, video_id: int, key: str) -> int | None:
@@ -134,8 +139,7 @@ def _ask(ctx: RunContext, video: dict, transcript: str | None, evidence: Evidenc
             language=video["default_language"], duration_seconds=video["duration_seconds"], views=video["view_count"],
         ), evidence.to_dict(), services.transcript_max_chars)
         try:
-            with services.llm_slots.hold():
-                return services.claude.suggest(prompt), notes
+            return services.claude.suggest(prompt), notes
         except AllModelsFailed as exc:
             notes.append("Claude could not answer (" + "; ".join(exc.reasons)[:300] + "): this is the rule-based suggestion.")
     else:

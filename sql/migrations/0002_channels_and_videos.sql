@@ -90,7 +90,9 @@ CREATE INDEX metadata_versions_video_idx ON metadata_versions (video_id, id DESC
 CREATE TABLE transcripts (
     video_id     bigint PRIMARY KEY REFERENCES videos (id) ON DELETE CASCADE,
     language     text,
-    source       text        NOT NULL CHECK (source IN ('manual', 'asr', 'demo')),
+    -- 'none': the video has no caption track we may download (remembered so
+    -- that captions.list, 50 units, is not paid again for nothing).
+    source       text        NOT NULL CHECK (source IN ('manual', 'asr', 'demo', 'none')),
     -- Plain text, one cue per line, each starting with its [h:mm:ss] time.
     text         text        NOT NULL,
     fetched_at   timestamptz NOT NULL DEFAULT now()
