@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import redis
+
 from jobs.runtime import current_settings
 from optimizer.scores import score_missing
-from optimizer.youtube.client import Call, YouTubeClient
+from optimizer.youtube.client import Call, YouTubeClient, counts_as_failure
 from optimizer.youtube.oauth import GoogleOAuthConfig
 from optimizer.youtube.sync import run_sync
 from optimizer.youtube.tokens import ChannelTokenSource
+from reliability.breaker import CircuitBreaker
 from reliability.crypto import TokenCipher
 from reliability.db import transaction
 
@@ -28,14 +31,23 @@ def _score_new_metadata(run_id: int) -> None:
         score_missing(row["channel_id"])
 
 
+def youtube_breaker(client: redis.Redis) -> CircuitBreaker:
+    """Shared by every worker: a YouTube outage pauses syncs and applies
+    everywhere instead of each job hammering it through its retries."""
+    return CircuitBreaker(client, "youtube", window_s=60, min_calls=10, failure_rate=0.5, reset_timeout_s=60,
+                          half_open_permits=2, lease_ttl_s=120, counts_as_failure=counts_as_failure)
+
+
 def youtube_client_factory(settings):
     """Build a client for a channel with its own token source and the
     given quota callback."""
     oauth_config = GoogleOAuthConfig.from_config(settings)
+    breaker = youtube_breaker(redis.Redis.from_url(settings["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5))
 
     def make(channel_id: int, on_call) -> YouTubeClient:
         tokens = ChannelTokenSource(channel_id, TokenCipher(settings["TOKEN_ENCRYPTION_KEY"]), oauth_config)
-        return YouTubeClient(settings["YOUTUBE_API_BASE_URL"], tokens, timeout_s=settings["YOUTUBE_TIMEOUT_S"], on_call=on_call)
+        return YouTubeClient(settings["YOUTUBE_API_BASE_URL"], tokens, timeout_s=settings["YOUTUBE_TIMEOUT_S"],
+                             on_call=on_call, breaker=breaker)
 
     return make
 

@@ -23,6 +23,7 @@ from typing import Any
 import requests
 
 from optimizer.youtube.quota import COSTS
+from reliability.breaker import CircuitBreaker
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,7 @@ class YouTubeClient:
         on_call: Callable[[Call], None] | None = None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        breaker: CircuitBreaker | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self._token_source = token_source
@@ -84,6 +86,7 @@ class YouTubeClient:
         self._on_call = on_call or (lambda call: None)
         self._session = session or requests.Session()
         self._sleep = sleep
+        self._breaker = breaker
 
     # -- the calls we use ---------------------------------------------------
 
@@ -124,12 +127,15 @@ class YouTubeClient:
         refreshed = False
         attempt = 0
         while True:
+            permit = self._breaker.allow() if self._breaker else None  # CircuitOpen ends the job's attempt
             try:
                 response = self._send(http_method, path, params, body)
             except requests.RequestException as exc:
                 error = YouTubeError(0, "networkError", type(exc).__name__)
                 self._on_call(Call(method, 0, 0))
+                _report(permit, error)
             else:
+                _report(permit, None if response.ok else parse_error(response))
                 if response.ok:
                     self._on_call(Call(method, COSTS[method], response.status_code))
                     return response.text if raw else response.json()
@@ -154,6 +160,21 @@ class YouTubeClient:
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             timeout=self._timeout,
         )
+
+
+def counts_as_failure(error: BaseException) -> bool:
+    """For the breaker: YouTube unwell (5xx, rate limiting, no answer), not
+    a request of ours it refused (4xx, quota)."""
+    return isinstance(error, YouTubeError) and error.retryable
+
+
+def _report(permit, error: YouTubeError | None) -> None:
+    if permit is None:
+        return
+    if error is None:
+        permit.success()
+    else:
+        permit.failure(error)
 
 
 def charged_units(method: str, error: YouTubeError) -> int:

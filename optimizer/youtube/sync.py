@@ -29,6 +29,7 @@ from optimizer.youtube.client import Call, QuotaExceeded, YouTubeClient, YouTube
 from optimizer.youtube.mapping import VIDEO_COLUMNS, content_hash, metadata_of_row, video_row
 from optimizer.youtube.tokens import ChannelDisconnected
 from reliability import db
+from reliability.breaker import CircuitOpen
 from reliability.db import transaction
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,9 @@ def run_sync(run_id: int, client_factory: ClientFactory) -> str:
         return _stop(run, ledger, "quota_exceeded", "YouTube's daily quota is used up. The next sync resumes where this one stopped.")
     except ChannelDisconnected as exc:
         return _stop(run, ledger, "failed", exc.message)
+    except CircuitOpen:
+        _save_ledger(ledger)
+        raise  # YouTube is failing for every worker: the queue retries later, the run resumes
     except YouTubeError as exc:
         if exc.retryable:
             _save_ledger(ledger)

@@ -41,8 +41,17 @@ def health():
     database = db.health_check()
     redis_status = _redis_health()
     healthy = database["healthy"] and redis_status["healthy"]
-    body = {"status": "ok" if healthy else "degraded", "database": database, "redis": redis_status}
+    body = {"status": "ok" if healthy else "degraded", "database": database, "redis": redis_status,
+            "breakers": _breaker_states() if redis_status["healthy"] else None}
     return jsonify(body), 200 if healthy else 503
+
+
+def _breaker_states() -> dict:
+    """Each outside service's breaker (closed, open, half_open): informative,
+    never a reason for 503, since the app degrades gracefully without them."""
+    from reliability.breaker import CircuitBreaker
+
+    return {name: CircuitBreaker(get_redis(), name).state()["state"] for name in ("anthropic", "serpapi", "youtube")}
 
 
 def _redis_health() -> dict:
