@@ -1,11 +1,10 @@
 """Connect a channel through OAuth and sync it, all through the fake."""
 
-import psycopg2
 import pytest
 
 from tests.fakes.google import fake_google_fixture
 from tests.helpers import register
-from tests.integration.youtube_helpers import connect_channel, run_worker_burst, youtube_app_config
+from tests.integration.youtube_helpers import connect_channel, query, run_worker_burst, youtube_app_config
 
 fake_google = fake_google_fixture()
 
@@ -22,16 +21,6 @@ def yt_app(yt_config):
     return create_app(yt_config)
 
 
-def _query(config, sql, params=()):
-    conn = psycopg2.connect(config["DATABASE_URL"])
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchall()
-    finally:
-        conn.close()
-
-
 def test_connect_then_sync_stores_every_video(yt_app, yt_config, fake_google):
     channel = fake_google.world.add_channel("alice", "Alice Bakes", n_videos=120)
     client = yt_app.test_client()
@@ -40,7 +29,7 @@ def test_connect_then_sync_stores_every_video(yt_app, yt_config, fake_google):
     assert response.status_code == 302
     page = client.get(response.headers["Location"])
     assert "Alice Bakes" in page.get_data(as_text=True)
-    [(channel_pk,)] = _query(yt_config, "SELECT id FROM channels WHERE youtube_channel_id = %s", (channel.id,))
+    [(channel_pk,)] = query(yt_config, "SELECT id FROM channels WHERE youtube_channel_id = %s", (channel.id,))
 
     sync_page = client.get(f"/channels/{channel_pk}")
     from tests.helpers import csrf_from
@@ -49,11 +38,11 @@ def test_connect_then_sync_stores_every_video(yt_app, yt_config, fake_google):
     result = run_worker_burst(yt_config)
     assert result.returncode == 0, result.stderr[-2000:]
 
-    [(count,)] = _query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND removed_at IS NULL", (channel_pk,))
+    [(count,)] = query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND removed_at IS NULL", (channel_pk,))
     assert count == 120
-    [(unscored,)] = _query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND seo_score IS NULL", (channel_pk,))
+    [(unscored,)] = query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND seo_score IS NULL", (channel_pk,))
     assert unscored == 0  # scored right after the sync, for the table's sort and filter
-    [(status, units)] = _query(yt_config, "SELECT status, units_used FROM sync_runs WHERE channel_id = %s", (channel_pk,))
+    [(status, units)] = query(yt_config, "SELECT status, units_used FROM sync_runs WHERE channel_id = %s", (channel_pk,))
     assert status == "succeeded"
     assert units == 1 + 2 * 3  # channels.list + 3 pages of (playlistItems + videos)
     assert fake_google.quota.used() == 7 + 1  # plus the channels.list made while connecting
