@@ -112,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.main.routes import bp as main_bp
     from webapp.optimize.review import bp as review_bp
     from webapp.optimize.routes import bp as optimize_bp
+    from webapp.videos.history import bp as history_bp
     from webapp.videos.routes import bp as videos_bp
 
     app.register_blueprint(main_bp)
@@ -122,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(optimize_bp)
     app.register_blueprint(videos_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(history_bp)
     init_rq_dashboard(app)
 
 

@@ -76,7 +76,7 @@ def _claim(suggestion_id: int) -> dict[str, Any] | None:
         cur.execute(
             """UPDATE suggestions SET status = 'applying', apply_error = NULL, updated_at = now()
                WHERE id = %s AND status IN ('accepted', 'applying')
-               RETURNING id, video_id, base_version_id, decided_by, titles, chosen_title, description, tags,
+               RETURNING id, video_id, base_version_id, decided_by, engine, titles, chosen_title, description, tags,
                          approved_title, approved_description, approved_tags""",
             (suggestion_id,),
         )
@@ -149,7 +149,9 @@ def _finish(work: dict[str, Any], live: dict[str, Any], approved: dict[str, Any]
         if not wrote and work.get("prior_version_id") is None:
             cur.execute("SELECT prior_version_id FROM suggestions WHERE id = %s", (work["id"],))
             work["prior_version_id"] = cur.fetchone()["prior_version_id"]
-        version_id = _version_for(cur, video["id"], new_meta, "apply", work["id"], work["decided_by"])
+        # A restore is recorded as such, so History tells it from a new suggestion.
+        source = "restore" if work["engine"] == "restore" else "apply"
+        version_id = _version_for(cur, video["id"], new_meta, source, work["id"], work["decided_by"])
         cur.execute(
             """UPDATE videos SET title = %s, description = %s, tags = %s, seo_score = %s, synced_at = now()
                WHERE id = %s""",

@@ -1,7 +1,7 @@
 """Who may reach a channel's pages and actions, for every route of the app.
 
 The matrix is built from the application's own URL map: every rule under
-/channels/ that takes a channel, video, suggestion, run or user id, with each
+/channels/ that takes a channel, video, suggestion, run, user or version id, with each
 of its methods. A route added later joins the matrix by itself, so it cannot
 ship without the membership check (a non-member must get 404, which does not
 even confirm that the channel exists). Ids are filled with real rows of a
@@ -22,7 +22,7 @@ from tests.integration.channel_helpers import import_demo, post_form, query, use
 from tests.integration.optimize_helpers import optimize, run_id_of
 from tests.integration.youtube_helpers import run_worker_burst
 
-ID_ARGUMENTS = frozenset({"channel_id", "video_id", "suggestion_id", "run_id", "user_id"})
+ID_ARGUMENTS = frozenset({"channel_id", "video_id", "suggestion_id", "run_id", "user_id", "version_id"})
 _PLACEHOLDER = re.compile(r"<(?:[^<>:]+:)?([^<>:]+)>")
 
 
@@ -99,6 +99,12 @@ class ChannelRows:
         # Past the explicit id, so a sync run the app inserts later gets a fresh one.
         query(self.database_url, "SELECT setval(pg_get_serial_sequence('sync_runs', 'id'), (SELECT max(id) FROM sync_runs))")
         return run
+
+    def _make_version_id(self) -> int:
+        # The oldest version of the video: an owner's restore of it is either
+        # accepted or, if it equals the current metadata, refused with a 303.
+        return query(self.database_url, "SELECT id FROM metadata_versions WHERE video_id = %s ORDER BY id LIMIT 1",
+                     (self["video_id"],))[0]["id"]
 
     def _make_suggestion_id(self) -> int:
         rows = query(self.database_url, "SELECT id FROM suggestions WHERE run_id = %s", (self["run_id"],))

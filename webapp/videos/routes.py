@@ -10,6 +10,7 @@ from flask_login import login_required
 from optimizer import limits, seo
 from reliability.db import transaction
 from webapp.channels.access import can, require_channel
+from webapp.videos import versions
 
 bp = Blueprint("videos", __name__)
 
@@ -34,7 +35,7 @@ def _suggestions(video_id: int) -> list[dict]:
     with transaction() as cur:
         cur.execute(
             """SELECT s.id, s.run_id, s.status, s.engine, s.model, s.titles, s.chosen_title, s.primary_keyword,
-                      s.cost_usd, s.notes, s.created_at
+                      s.cost_usd, s.notes, s.created_at, s.apply_error
                FROM suggestions s WHERE s.video_id = %s ORDER BY s.id DESC LIMIT 10""",
             (video_id,),
         )
@@ -59,6 +60,7 @@ def show(channel_id: int, video_id: int):
         },
         limits=limits,
         suggestions=_suggestions(video_id),
+        history=versions.list_versions(video_id),
         can_edit=can(channel, "editor") and video["removed_at"] is None,
         idempotency_key=uuid.uuid4().hex,
     )

@@ -1,0 +1,75 @@
+"""A video's history: compare two versions, restore one.
+
+Compare is a GET form (a link one can share or bookmark); without versions
+chosen it compares the two newest. Restore is an editor's action that goes
+through the apply job like any accepted suggestion (see versions.py).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from jobs.enqueue import enqueue_apply
+from optimizer.diff import diff_version
+from reliability.errors import AppError, Conflict
+from webapp.channels.access import require_channel
+from webapp.htmx import is_htmx
+from webapp.redis_client import get_redis
+from webapp.videos import versions
+from webapp.videos.routes import load_video
+
+bp = Blueprint("history", __name__)
+
+
+def _chosen(video_id: int, name: str, default: int) -> dict:
+    raw = request.args.get(name) or str(default)
+    if not raw.isdigit():
+        abort(404)  # like an id of another video: not ours to describe
+    return versions.get_version(video_id, int(raw))
+
+
+@bp.get("/channels/<int:channel_id>/videos/<int:video_id>/compare")
+@login_required
+def compare(channel_id: int, video_id: int):
+    channel = require_channel(channel_id)
+    video = load_video(channel_id, video_id)
+    history = versions.list_versions(video_id)
+    if not history:
+        abort(404)
+    newest, older = history[0]["id"], history[min(1, len(history) - 1)]["id"]
+    old, new = _chosen(video_id, "a", older), _chosen(video_id, "b", newest)
+    context = {"channel": channel, "video": video, "history": history, "old": old, "new": new,
+               "diff": diff_version(old, new)}
+    if is_htmx():
+        return render_template("videos/_compare.html", **context)
+    return render_template("videos/compare.html", **context)
+
+
+@bp.post("/channels/<int:channel_id>/videos/<int:video_id>/versions/<int:version_id>/restore")
+@login_required
+def restore(channel_id: int, video_id: int, version_id: int):
+    channel = require_channel(channel_id, "editor")
+    video = load_video(channel_id, video_id)
+    version = versions.get_version(video_id, version_id)
+    back = url_for("videos.show", channel_id=channel_id, video_id=video_id, _anchor="history")
+    try:
+        _check_restorable(video, version)
+        suggestion_id = versions.create_restore(channel, video, version, current_user)
+    except AppError as exc:
+        if is_htmx():
+            raise
+        flash(exc.message, "error")
+        return redirect(back, 303)
+    enqueue_apply(get_redis(), suggestion_id)
+    flash(f"Restoring version {version['number']}. What the video has now is kept and can be restored too.", "info")
+    return redirect(back, 303)
+
+
+def _check_restorable(video: dict, version: dict) -> None:
+    if video["removed_at"] is not None:
+        raise Conflict("This video was removed from YouTube, so it cannot be changed.")
+    current = (video["title"], video["description"], list(video["tags"]))
+    if current == (version["title"], version["description"], list(version["tags"])):
+        # Applying it would write nothing and open a meaningless experiment.
+        raise Conflict("The video already has this version's title, description and tags.")

@@ -1,0 +1,89 @@
+"""Reading a video's metadata history and turning a restore into an apply.
+
+A restore is not a write of its own: it becomes an accepted suggestion
+(engine 'restore') carried out by the same job as any suggestion, so it gets
+the same read-modify-write, conflict check and versions before and after.
+Its optimization_runs row has no optimization_run_videos rows, so it does not
+count against the monthly optimization quota or show as an optimization run.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import abort, current_app
+from psycopg2.extras import Json
+
+from optimizer.youtube import quota
+from reliability import audit
+from reliability.db import transaction
+
+# videos.list to read the live snippet, then videos.update.
+RESTORE_UNITS = quota.COSTS["videos.list"] + quota.COSTS["videos.update"]
+
+
+def list_versions(video_id: int) -> list[dict[str, Any]]:
+    """Every version, newest first, numbered from the oldest (1)."""
+    with transaction() as cur:
+        cur.execute(
+            """SELECT mv.id, mv.source, mv.title, mv.created_at, u.email AS author,
+                      row_number() OVER (ORDER BY mv.id) AS number
+               FROM metadata_versions mv LEFT JOIN users u ON u.id = mv.created_by
+               WHERE mv.video_id = %s ORDER BY mv.id DESC""",
+            (video_id,),
+        )
+        return cur.fetchall()
+
+
+def get_version(video_id: int, version_id: int) -> dict[str, Any]:
+    """The version, if it belongs to the video (else 404: ids are not hints)."""
+    with transaction() as cur:
+        cur.execute(
+            """SELECT mv.*, (SELECT count(*) FROM metadata_versions o
+                              WHERE o.video_id = mv.video_id AND o.id <= mv.id) AS number
+               FROM metadata_versions mv WHERE mv.id = %s AND mv.video_id = %s""",
+            (version_id, video_id),
+        )
+        version = cur.fetchone()
+    if version is None:
+        abort(404)
+    return version
+
+
+def create_restore(channel: dict, video: dict, version: dict, user) -> int:
+    """An accepted 'restore' suggestion for ``version``; returns its id."""
+    with transaction() as cur:
+        if not channel["is_demo"]:
+            quota.check_budget(cur, RESTORE_UNITS, current_app.config["YOUTUBE_DAILY_QUOTA"])
+        cur.execute(
+            """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, status, video_count,
+                                              started_at, finished_at)
+               VALUES (%s, %s, %s, 'succeeded', 1, now(), now()) RETURNING id""",
+            (channel["id"], user.id, f"restore-{version['id']}-{uuid.uuid4().hex}"),
+        )
+        run_id = cur.fetchone()["id"]
+        suggestion_id = _insert_suggestion(cur, run_id, video["id"], version, user.id)
+        audit.record(cur, "version.restore_requested", actor_id=user.id, actor_email=user.email,
+                     target_type="video", target_id=video["id"],
+                     details={"version_id": version["id"], "suggestion_id": suggestion_id})
+    return suggestion_id
+
+
+def _insert_suggestion(cur, run_id: int, video_id: int, version: dict, user_id: int) -> int:
+    # The apply job checks YouTube against the newest stored version: if the
+    # video changed since, the restore stops as a conflict instead of overwriting.
+    cur.execute("SELECT id FROM metadata_versions WHERE video_id = %s ORDER BY id DESC LIMIT 1", (video_id,))
+    base_version_id = cur.fetchone()["id"]
+    titles = Json([{"title": version["title"], "rationale": f"Restore of version {version['number']}"}])
+    cur.execute(
+        """INSERT INTO suggestions (run_id, video_id, base_version_id, status, engine, prompt_version, titles,
+                                    chosen_title, description, tags, cache_key, approved_title,
+                                    approved_description, approved_tags, decided_by, decided_at)
+           VALUES (%s, %s, %s, 'accepted', 'restore', 'restore', %s, 0, %s, %s, 'restore', %s, %s, %s, %s, now())
+           RETURNING id""",
+        (run_id, video_id, base_version_id, titles, version["description"], list(version["tags"]),
+         version["title"], version["description"], list(version["tags"]), user_id),
+    )
+    return cur.fetchone()["id"]
+
