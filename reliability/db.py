@@ -41,6 +41,7 @@ import psycopg2.extras
 from psycopg2 import sql
 
 from reliability.errors import DatabaseError, PoolExhausted
+from reliability.sqlobserve import ObservedConnection, observe_statements, statement_observers  # noqa: F401
 
 log = logging.getLogger(__name__)
 
@@ -70,86 +71,6 @@ def pool_settings_from_config(config) -> PoolSettings:
         wait_timeout_s=config["DATABASE_POOL_TIMEOUT_S"],
         statement_timeout_ms=config["DATABASE_STATEMENT_TIMEOUT_MS"],
     )
-
-
-# -- statement observers ----------------------------------------------------
-#
-# Tests (and, if ever wanted, monitoring) need to know which SQL a piece of
-# code runs, e.g. "this page runs at most 8 queries whatever the number of
-# videos", without patching our own functions. Every pooled connection is a
-# ``_ObservedConnection``: its ``cursor()`` hands out a subclass of whatever
-# cursor class was asked for (plain, RealDictCursor, ...) whose ``execute`` /
-# ``executemany`` call each function in ``statement_observers`` with
-# ``(statement, params)`` before running the statement. ``execute_values``
-# goes through ``execute``, so a bulk insert counts once per page sent.
-# Not seen: the BEGIN/COMMIT/ROLLBACK psycopg2 sends by itself, ``callproc``
-# and COPY. With no observer registered the cost is one list check per
-# statement. Observers are process-wide (every thread, every connection of
-# the pool): register them only around the code being measured, with
-# ``observe_statements``.
-
-StatementObserver = Callable[[Any, Any], None]
-statement_observers: list[StatementObserver] = []
-
-
-class _ObservedCursorMixin:
-    def execute(self, query, vars=None):
-        if statement_observers:
-            _notify(query, vars)
-        return super().execute(query, vars)
-
-    def executemany(self, query, vars_list):
-        if statement_observers:
-            vars_list = list(vars_list)
-            for params in vars_list:
-                _notify(query, params)
-        return super().executemany(query, vars_list)
-
-
-def _notify(query, params) -> None:
-    for observer in list(statement_observers):
-        observer(query, params)
-
-
-_observed_cursor_classes: dict[type, type] = {}
-
-
-def _observed_cursor_class(base: type) -> type:
-    cls = _observed_cursor_classes.get(base)
-    if cls is None:
-        cls = _observed_cursor_classes.setdefault(base, type(f"Observed{base.__name__}", (_ObservedCursorMixin, base), {}))
-    return cls
-
-
-class _ObservedConnection(psycopg2.extensions.connection):
-    """A psycopg2 connection whose cursors report to ``statement_observers``;
-    any ``cursor_factory`` keeps working (it is subclassed, not replaced)."""
-
-    def cursor(self, name=None, cursor_factory=None, scrollable=None, withhold=False):
-        base = cursor_factory or self.cursor_factory or psycopg2.extensions.cursor
-        if not issubclass(base, _ObservedCursorMixin):
-            base = _observed_cursor_class(base)
-        return super().cursor(name, cursor_factory=base, scrollable=scrollable, withhold=withhold)
-
-
-@contextmanager
-def observe_statements() -> Iterator[list[Any]]:
-    """Collect the SQL statements the pool's connections run inside the block::
-
-        with observe_statements() as statements:
-            client.get("/page")
-        assert len(statements) <= 8
-    """
-    seen: list[Any] = []
-
-    def record(query, params) -> None:
-        seen.append(query)
-
-    statement_observers.append(record)
-    try:
-        yield seen
-    finally:
-        statement_observers.remove(record)
 
 
 class ConnectionPool:
@@ -252,7 +173,7 @@ class ConnectionPool:
         try:
             return psycopg2.connect(
                 s.dsn,
-                connection_factory=_ObservedConnection,
+                connection_factory=ObservedConnection,
                 connect_timeout=5,
                 application_name=s.application_name,
                 options=f"-c statement_timeout={int(s.statement_timeout_ms)}",
