@@ -89,3 +89,31 @@ def scratch_table(outside):
     with outside.cursor() as cur:
         for name in created:
             cur.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+# -- YouTube: for test modules that define a ``fake_google`` fixture ----------
+
+
+@pytest.fixture
+def yt_config(app_config, fake_google):
+    """The app's configuration pointed at the module's Google fake."""
+    from tests.integration.youtube_helpers import youtube_app_config
+
+    return youtube_app_config(app_config, fake_google)
+
+
+@pytest.fixture
+def yt_app(yt_config):
+    from webapp import create_app
+
+    return create_app(yt_config)
+
+
+@pytest.fixture
+def creator(yt_app):
+    """A logged-in creator's browser."""
+    from tests.helpers import register
+
+    client = yt_app.test_client()
+    register(client, "creator@example.com")
+    return client

@@ -1,7 +1,6 @@
 """Applying a suggestion: read-modify-write against the YouTube fake keeps
 every field, a conflict stops the write, the demo channel works the same."""
 
-import psycopg2
 import psycopg2.extras
 import pytest
 
@@ -9,18 +8,13 @@ from optimizer.youtube.apply import apply_suggestion
 from optimizer.youtube.client import YouTubeClient
 from reliability.db import transaction
 from tests.fakes.google import fake_google_fixture
+from tests.integration.youtube_helpers import query
 
 fake_google = fake_google_fixture()
 
 
 def _one(config, sql, params=()):
-    conn = psycopg2.connect(config["DATABASE_URL"])
-    try:
-        with conn, conn.cursor() as cur:
-            cur.execute(sql, params)
-            return cur.fetchone()
-    finally:
-        conn.close()
+    return query(config, sql, params)[0]
 
 
 @pytest.fixture

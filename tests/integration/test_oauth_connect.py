@@ -21,30 +21,9 @@ from tests.integration.youtube_helpers import (
     run_worker_burst,
     start_connect,
     start_sync,
-    youtube_app_config,
 )
 
 fake_google = fake_google_fixture()
-
-
-@pytest.fixture
-def yt_config(app_config, fake_google):
-    return youtube_app_config(app_config, fake_google)
-
-
-@pytest.fixture
-def yt_app(yt_config):
-    from webapp import create_app
-
-    return create_app(yt_config)
-
-
-@pytest.fixture
-def creator(yt_app):
-    """A logged-in creator's browser."""
-    client = yt_app.test_client()
-    register(client, "creator@example.com")
-    return client
 
 
 def _connected(creator, fake, yt_config, *, title="Alice Bakes", n_videos=60) -> tuple[int, object]:

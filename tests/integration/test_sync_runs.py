@@ -36,25 +36,6 @@ from tests.integration.youtube_helpers import (
 fake_google = fake_google_fixture()
 
 
-@pytest.fixture
-def yt_config(app_config, fake_google):
-    return youtube_app_config(app_config, fake_google)
-
-
-@pytest.fixture
-def yt_app(yt_config):
-    from webapp import create_app
-
-    return create_app(yt_config)
-
-
-@pytest.fixture
-def creator(yt_app):
-    client = yt_app.test_client()
-    register(client, "creator@example.com")
-    return client
-
-
 def _connect(creator, fake, config, n_videos: int, title: str = "Alice Bakes"):
     channel = fake.world.add_channel("alice", title, n_videos=n_videos)
     response = connect_channel(creator, fake, "alice")

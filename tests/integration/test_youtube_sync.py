@@ -1,24 +1,11 @@
 """Connect a channel through OAuth and sync it, all through the fake."""
 
-import pytest
 
 from tests.fakes.google import fake_google_fixture
 from tests.helpers import register
-from tests.integration.youtube_helpers import connect_channel, query, run_worker_burst, youtube_app_config
+from tests.integration.youtube_helpers import connect_channel, query, run_worker_burst
 
 fake_google = fake_google_fixture()
-
-
-@pytest.fixture
-def yt_config(app_config, fake_google):
-    return youtube_app_config(app_config, fake_google)
-
-
-@pytest.fixture
-def yt_app(yt_config):
-    from webapp import create_app
-
-    return create_app(yt_config)
 
 
 def test_connect_then_sync_stores_every_video(yt_app, yt_config, fake_google):
