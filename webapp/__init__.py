@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, request
+from flask import Flask, g, request
 
 from reliability import db
 from reliability.config import DEFAULT_INSTANCE_DIR, ROOT, development_secret_key, load_settings
@@ -91,8 +91,30 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_message_category = "info"
     login_manager.session_protection = "strong"
     login_manager.user_loader(load_user)
+    login_manager.unauthorized_handler(_unauthorized)
     register_error_handlers(app)
     app.after_request(_vary_on_htmx)
+
+
+def _unauthorized():
+    """Browsers go to the login page and come back; an htmx request (a
+    fragment that cannot show a login page) gets 401 JSON and HX-Redirect,
+    which htmx follows with a full page load."""
+    from flask import flash, jsonify, redirect
+    from flask_login import login_url
+
+    from webapp.extensions import login_manager
+    from webapp.htmx import is_htmx
+
+    target = login_url(login_manager.login_view, next_url=request.url)
+    if is_htmx():
+        response = jsonify({"error": {"code": "authentication_required", "message": "Please log in again.",
+                                      "request_id": g.get("request_id")}})
+        response.status_code = 401
+        response.headers["HX-Redirect"] = target
+        return response
+    flash(login_manager.login_message, login_manager.login_message_category)
+    return redirect(target)
 
 
 def _vary_on_htmx(response):

@@ -723,3 +723,13 @@ def test_database_outage_still_serves_the_login_page_and_reports_health(make_app
     assert health.status_code == 503
     assert health.get_json()["database"]["healthy"] is False
     assert health.get_json()["redis"]["healthy"] is True
+
+
+def test_an_htmx_request_after_the_session_ended_is_sent_to_login(client):
+    """A fragment cannot show a login page: 401 JSON, and HX-Redirect for htmx."""
+    response = client.get("/channels", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/login?next=")
+    assert response.get_json()["error"]["code"] == "authentication_required"
+    browser = client.get("/channels")
+    assert browser.status_code == 302 and "/login?next=" in browser.headers["Location"]
