@@ -81,3 +81,9 @@ def test_apply_on_the_demo_channel_changes_the_stored_copy(client, app_config, d
     sources = query(app_config, "SELECT source FROM metadata_versions WHERE video_id = %s ORDER BY id", (ids[0],))
     assert sources[-1] == ("apply",) and len(sources) >= 2  # the earlier version is kept
     assert "Applied" in client.get(run_url).get_data(as_text=True)
+
+
+def test_an_unknown_run_or_sync_is_a_clear_404(client, demo):
+    assert client.get(f"/channels/{demo}/runs/999999").status_code == 404
+    htmx = client.get(f"/channels/{demo}/syncs/999999", headers={"HX-Request": "true"})
+    assert htmx.status_code == 404 and htmx.get_json()["error"]["message"] == "No such sync."

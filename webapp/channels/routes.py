@@ -13,7 +13,7 @@ from jobs.enqueue import enqueue_sync
 from optimizer.demo_import import import_demo_channel
 from optimizer.youtube.oauth import GoogleOAuthConfig
 from reliability.db import transaction
-from reliability.errors import AppError
+from reliability.errors import AppError, NotFound
 from webapp.channels import store
 from webapp.channels.access import can, require_channel
 from webapp.channels.syncing import create_sync_run
@@ -132,5 +132,5 @@ def sync_status(channel_id: int, run_id: int):
     channel = require_channel(channel_id)
     run = store.get_sync_run(channel_id, run_id)
     if run is None:
-        return render_template("errors/error.html", status=404, code="not_found", message="No such sync."), 404
+        raise NotFound("No such sync.")  # the shared error handler: a page, or JSON for htmx
     return render_template("channels/_sync_status.html", channel=channel, sync=run, error=None)

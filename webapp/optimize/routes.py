@@ -9,7 +9,7 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user, login_required
 
 from jobs.enqueue import enqueue_optimization
-from reliability.errors import AppError, ValidationError
+from reliability.errors import AppError, NotFound, ValidationError
 from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx
 from webapp.optimize import store
@@ -86,7 +86,7 @@ def show_run(channel_id: int, run_id: int):
     channel = require_channel(channel_id)
     run = store.get_run(channel_id, run_id)
     if run is None:
-        return render_template("errors/error.html", status=404, code="not_found", message="No such optimization."), 404
+        raise NotFound("No such optimization.")  # the shared error handler: a page, or JSON for htmx
     context = {"channel": channel, "run": run, "items": store.run_items(run_id), "can_edit": can(channel, "editor")}
     if is_htmx() and request.headers.get("HX-Target") == "run-progress":
         return render_template("optimize/_run_progress.html", **context)
