@@ -132,6 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     from webapp.channels.members import bp as members_bp
     from webapp.channels.routes import bp as channels_bp
     from webapp.main.routes import bp as main_bp
+    from webapp.optimize.batch import bp as batch_bp
     from webapp.optimize.review import bp as review_bp
     from webapp.optimize.routes import bp as optimize_bp
     from webapp.videos.history import bp as history_bp
@@ -145,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(optimize_bp)
     app.register_blueprint(videos_bp)
     app.register_blueprint(review_bp)
+    app.register_blueprint(batch_bp)
     app.register_blueprint(history_bp)
     init_rq_dashboard(app)
 

@@ -186,6 +186,11 @@ def _conflict(work: dict[str, Any], live: dict[str, Any]) -> str:
                WHERE id = %s""",
             (Json({"title": live.get("title"), "description": live.get("description"), "tags": live.get("tags") or []}), work["id"]),
         )
+        # What YouTube holds is now what we know: the video page shows it
+        # next to the creator's draft instead of a stale copy.
+        title, description, tags = _core(live)
+        cur.execute("UPDATE videos SET title = %s, description = %s, tags = %s, seo_score = %s WHERE id = %s",
+                    (title, description, tags, seo.score(title, description, tags).score, work["video_id"]))
     return "failed"
 
 

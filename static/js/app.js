@@ -21,6 +21,19 @@
     showToast(message);
   });
 
+  // Review form: typing in "your own title" selects that choice; picking a
+  // ranked title copies it into the box, ready to be edited.
+  document.addEventListener("input", function (event) {
+    var id = event.target.getAttribute && event.target.getAttribute("data-selects");
+    var radio = id && document.getElementById(id);
+    if (radio) { radio.checked = true; }
+  });
+  document.addEventListener("change", function (event) {
+    var title = event.target.getAttribute && event.target.getAttribute("data-title");
+    var box = title !== null && event.target.form && event.target.form.elements.namedItem("title");
+    if (box) { box.value = title; }
+  });
+
   document.addEventListener("htmx:sendError", function () {
     showToast("The server could not be reached. Check your connection and try again.");
   });

@@ -14,7 +14,7 @@ from optimizer.demo_import import import_demo_channel
 from optimizer.youtube.oauth import GoogleOAuthConfig
 from reliability.db import transaction
 from reliability.errors import AppError, NotFound
-from webapp.channels import store
+from webapp.channels import dashboard, store
 from webapp.channels.access import can, require_channel
 from webapp.channels.syncing import create_sync_run
 from webapp.extensions import limiter
@@ -105,6 +105,8 @@ def show(channel_id: int):
     if is_htmx() and request.headers.get("HX-Target") == "video-table":
         return render_template("channels/_video_table.html", **context)
     context["sync"] = store.latest_sync(channel_id)
+    context.update(summary=dashboard.summary(channel_id), attention=dashboard.needs_attention(channel_id),
+                   attention_max=dashboard.ATTENTION_ROWS, quota_budget=current_app.config["YOUTUBE_DAILY_QUOTA"])
     return render_template("channels/show.html", **context)
 
 

@@ -1,104 +1,153 @@
-"""Deciding on a suggestion: apply (with a chosen or edited title) or reject."""
+"""Reviewing one suggestion: the diff against what the video has now, a
+choice among the ranked titles or one's own, inline editing with live
+validation, then accept, apply or reject; and resolving a conflict.
+
+Every action is a plain form POST answered with a redirect (303), so the
+page works without JavaScript; htmx only adds the live preview and the
+self-refreshing state while a change is being applied.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from jobs.enqueue import enqueue_apply
 from optimizer import limits
-from optimizer.youtube import quota
-from reliability import audit
-from reliability.db import transaction
-from reliability.errors import AppError, Conflict, ValidationError
-from webapp.channels.access import require_channel
+from optimizer.diff import diff_version
+from reliability.errors import AppError, Conflict
+from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx
+from webapp.optimize import decisions
 from webapp.redis_client import get_redis
 
 bp = Blueprint("review", __name__)
 
-APPLY_UNITS = quota.COSTS["videos.list"] + quota.COSTS["videos.update"]
+
+def review_context(channel: dict, suggestion: dict, draft: decisions.Draft | None = None) -> dict:
+    """What the review panel needs; shared by this page and the video page."""
+    draft = draft or decisions.saved_draft(suggestion)
+    current = {"title": suggestion["current_title"], "description": suggestion["current_description"],
+               "tags": suggestion["current_tags"]}
+    proposed = {"title": draft.title, "description": draft.description, "tags": draft.tags}
+    return {
+        "channel": channel,
+        "s": suggestion,
+        "draft": draft,
+        "diff": diff_version(current, proposed),
+        "problems": draft.problems(),
+        "counts": _counts(draft),
+        "limits": limits,
+        "can_edit": can(channel, "editor") and suggestion["removed_at"] is None,
+    }
 
 
-def _suggestion(channel_id: int, suggestion_id: int) -> dict:
-    with transaction() as cur:
-        cur.execute(
-            """SELECT s.*, v.channel_id FROM suggestions s JOIN videos v ON v.id = s.video_id
-               WHERE s.id = %s AND v.channel_id = %s""",
-            (suggestion_id, channel_id),
-        )
-        row = cur.fetchone()
-    if row is None:
-        abort(404)
-    return row
+def _counts(draft: decisions.Draft) -> dict[str, int]:
+    return {"title": limits.utf16_length(draft.title), "description": limits.utf8_length(draft.description),
+            "tags": limits.tags_length(draft.tags)}
 
 
-def _approved(suggestion: dict) -> tuple[str, str, list[str], int]:
-    """The creator's choices from the form, checked against YouTube's limits."""
+@bp.get("/channels/<int:channel_id>/suggestions/<int:suggestion_id>")
+@login_required
+def show(channel_id: int, suggestion_id: int):
+    channel = require_channel(channel_id)
+    suggestion = decisions.get_suggestion(channel_id, suggestion_id)
+    context = review_context(channel, suggestion)
+    if is_htmx() and request.headers.get("HX-Target") == f"suggestion-{suggestion_id}":
+        if suggestion["status"] != "applying":
+            # The change has landed (or failed): reload so the current
+            # metadata, the history and the state all show the outcome.
+            return "", 204, {"HX-Refresh": "true"}
+        return render_template("optimize/_review_panel.html", **context)
+    return render_template("optimize/review.html", **context)
+
+
+@bp.post("/channels/<int:channel_id>/suggestions/<int:suggestion_id>/preview")
+@login_required
+def preview(channel_id: int, suggestion_id: int):
+    """Live validation while the creator types: counters, problems and the
+    diff against the current version. Nothing is stored."""
+    channel = require_channel(channel_id, "editor")
+    suggestion = decisions.get_suggestion(channel_id, suggestion_id)
     try:
-        index = int(request.form.get("title_index", suggestion["chosen_title"]))
-    except ValueError:
-        index = -1
-    if not 0 <= index < len(suggestion["titles"]):
-        raise ValidationError("Choose one of the suggested titles.")
-    title = (request.form.get("title") or suggestion["titles"][index]["title"]).strip()
-    description = request.form.get("description", suggestion["description"])
-    tags = suggestion["tags"] if "tags" not in request.form else [t.strip() for t in request.form["tags"].split(",") if t.strip()]
-    problems = limits.validate(title, description, tags)
-    if problems:
-        raise ValidationError(" ".join(p.message for p in problems), code="youtube_limits")
-    return title, description, tags, index
+        draft = decisions.draft_from_form(request.form, suggestion)
+    except AppError as exc:
+        return render_template("optimize/_preview.html", error=exc.message, **review_context(channel, suggestion))
+    return render_template("optimize/_preview.html", error=None, **review_context(channel, suggestion, draft))
+
+
+@bp.post("/channels/<int:channel_id>/suggestions/<int:suggestion_id>/decide")
+@login_required
+def decide(channel_id: int, suggestion_id: int):
+    """Save the edited draft, accept it, or accept and apply it at once."""
+    channel = require_channel(channel_id, "editor")
+    suggestion = decisions.get_suggestion(channel_id, suggestion_id)
+    action = request.form.get("action", "apply")
+    try:
+        if action not in ("save", "accept", "apply"):
+            raise Conflict("Unknown action.")
+        draft = decisions.draft_from_form(request.form, suggestion)
+        decisions.save(suggestion, draft, current_user, accept=action != "save")
+        if action == "apply":
+            decisions.send_to_apply(channel, [suggestion_id], current_user, get_redis(),
+                                    current_app.config["YOUTUBE_DAILY_QUOTA"])
+    except AppError as exc:
+        if is_htmx():
+            raise
+        flash(exc.message, "error")
+        return _back(channel_id, suggestion)
+    flash({"save": "Your edits are saved.",
+           "accept": "Accepted. Press Apply when you are ready to send it to YouTube.",
+           "apply": "Applying the change. The previous version is kept and can be restored."}[action],
+          "success" if action != "apply" else "info")
+    return _back(channel_id, suggestion)
 
 
 @bp.post("/channels/<int:channel_id>/suggestions/<int:suggestion_id>/apply")
 @login_required
 def apply(channel_id: int, suggestion_id: int):
-    channel = require_channel(channel_id, "editor")
-    suggestion = _suggestion(channel_id, suggestion_id)
-    try:
-        if suggestion["status"] not in ("pending", "accepted", "failed"):
-            raise Conflict(f"This suggestion is {suggestion['status']} and cannot be applied again.")
-        title, description, tags, index = _approved(suggestion)
-        _accept(channel, suggestion, title, description, tags, index)
-    except AppError as exc:
-        if is_htmx():
-            raise
-        flash(exc.message, "error")
-        return redirect(url_for("optimize.show_run", channel_id=channel_id, run_id=suggestion["run_id"]), 303)
-    enqueue_apply(get_redis(), suggestion_id)
-    flash("Applying the change. The previous version is kept and can be restored.", "info")
-    return redirect(url_for("optimize.show_run", channel_id=channel_id, run_id=suggestion["run_id"]), 303)
-
-
-def _accept(channel: dict, suggestion: dict, title: str, description: str, tags: list[str], index: int) -> None:
-    with transaction() as cur:
-        if not channel["is_demo"]:
-            quota.check_budget(cur, APPLY_UNITS, current_app.config["YOUTUBE_DAILY_QUOTA"])
-        cur.execute(
-            """UPDATE suggestions SET status = 'accepted', chosen_title = %s, approved_title = %s,
-                      approved_description = %s, approved_tags = %s, decided_by = %s, decided_at = now(),
-                      conflict = NULL, apply_error = NULL, updated_at = now()
-               WHERE id = %s AND status IN ('pending', 'accepted', 'failed') RETURNING id""",
-            (index, title, description, tags, current_user.id, suggestion["id"]),
-        )
-        if cur.fetchone() is None:
-            raise Conflict("This suggestion changed meanwhile. Reload the page.")
-        audit.record(cur, "suggestion.accepted", actor_id=current_user.id, actor_email=current_user.email,
-                     target_type="suggestion", target_id=suggestion["id"], details={"title_index": index})
+    """Apply from the batch table: the row's title choice, the rest as saved."""
+    return decide(channel_id, suggestion_id)
 
 
 @bp.post("/channels/<int:channel_id>/suggestions/<int:suggestion_id>/reject")
 @login_required
 def reject(channel_id: int, suggestion_id: int):
     require_channel(channel_id, "editor")
-    suggestion = _suggestion(channel_id, suggestion_id)
-    with transaction() as cur:
-        cur.execute(
-            """UPDATE suggestions SET status = 'rejected', decided_by = %s, decided_at = now(), updated_at = now()
-               WHERE id = %s AND status IN ('pending', 'accepted', 'failed') RETURNING id""",
-            (current_user.id, suggestion_id),
-        )
-        if cur.fetchone():
-            audit.record(cur, "suggestion.rejected", actor_id=current_user.id, actor_email=current_user.email,
-                         target_type="suggestion", target_id=suggestion_id)
-    return redirect(url_for("optimize.show_run", channel_id=channel_id, run_id=suggestion["run_id"]), 303)
+    suggestion = decisions.get_suggestion(channel_id, suggestion_id)
+    if decisions.reject(suggestion["run_id"], current_user, [suggestion_id]):
+        flash("Rejected. Nothing was changed on YouTube.", "info")
+    return _back(channel_id, suggestion)
+
+
+@bp.post("/channels/<int:channel_id>/suggestions/<int:suggestion_id>/resolve")
+@login_required
+def resolve(channel_id: int, suggestion_id: int):
+    """A conflict: keep the creator's draft over YouTube's version (apply it
+    now), or keep YouTube's version (reject the suggestion)."""
+    channel = require_channel(channel_id, "editor")
+    suggestion = decisions.get_suggestion(channel_id, suggestion_id)
+    try:
+        if request.form.get("keep") == "mine":
+            decisions.keep_mine_over_youtube(suggestion, current_user)
+            decisions.send_to_apply(channel, [suggestion_id], current_user, get_redis(),
+                                    current_app.config["YOUTUBE_DAILY_QUOTA"])
+            flash("Applying your version over YouTube's. YouTube's version is kept in History.", "info")
+        elif request.form.get("keep") == "youtube":
+            decisions.reject(suggestion["run_id"], current_user, [suggestion_id])
+            flash("Kept YouTube's version; the suggestion is rejected.", "info")
+        else:
+            raise Conflict("Choose which version to keep.")
+    except AppError as exc:
+        if is_htmx():
+            raise
+        flash(exc.message, "error")
+    return _back(channel_id, suggestion)
+
+
+def _back(channel_id: int, suggestion: dict):
+    """Back where the creator came from: the run table, the video page or
+    this suggestion (only our own paths are followed)."""
+    target = request.form.get("next", "")
+    if not (target.startswith("/channels/") and "//" not in target and "\\" not in target):
+        target = url_for("review.show", channel_id=channel_id, suggestion_id=suggestion["id"])
+    return redirect(target, 303)

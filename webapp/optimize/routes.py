@@ -13,6 +13,7 @@ from reliability.errors import AppError, NotFound, ValidationError
 from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx
 from webapp.optimize import store
+from webapp.optimize.decisions import APPLY_UNITS
 from webapp.redis_client import get_redis
 
 bp = Blueprint("optimize", __name__)
@@ -87,7 +88,8 @@ def show_run(channel_id: int, run_id: int):
     run = store.get_run(channel_id, run_id)
     if run is None:
         raise NotFound("No such optimization.")  # the shared error handler: a page, or JSON for htmx
-    context = {"channel": channel, "run": run, "items": store.run_items(run_id), "can_edit": can(channel, "editor")}
+    context = {"channel": channel, "run": run, "items": store.run_items(run_id), "can_edit": can(channel, "editor"),
+               "apply_units": APPLY_UNITS}
     if is_htmx() and request.headers.get("HX-Target") == "run-progress":
         return render_template("optimize/_run_progress.html", **context)
     return render_template("optimize/run.html", **context)

@@ -113,7 +113,8 @@ def run_items(run_id: int) -> list[dict[str, Any]]:
         cur.execute(
             """SELECT v.id AS video_id, v.title AS current_title, v.thumbnail_url, rv.status, rv.error,
                       s.id AS suggestion_id, s.titles, s.engine, s.model, s.cost_usd, s.notes, s.primary_keyword,
-                      s.status AS suggestion_status, s.apply_error
+                      s.status AS suggestion_status, s.apply_error, s.chosen_title, s.approved_title,
+                      s.conflict IS NOT NULL AS has_conflict
                FROM optimization_run_videos rv JOIN videos v ON v.id = rv.video_id
                LEFT JOIN suggestions s ON s.run_id = rv.run_id AND s.video_id = rv.video_id
                WHERE rv.run_id = %s ORDER BY rv.position""",

@@ -10,11 +10,11 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from jobs.enqueue import enqueue_apply
 from optimizer.diff import diff_version
 from reliability.errors import AppError, Conflict
 from webapp.channels.access import require_channel
 from webapp.htmx import is_htmx
+from webapp.optimize.decisions import enqueue_applies
 from webapp.redis_client import get_redis
 from webapp.videos import versions
 from webapp.videos.routes import load_video
@@ -61,7 +61,7 @@ def restore(channel_id: int, video_id: int, version_id: int):
             raise
         flash(exc.message, "error")
         return redirect(back, 303)
-    enqueue_apply(get_redis(), suggestion_id)
+    enqueue_applies([suggestion_id], get_redis())
     flash(f"Restoring version {version['number']}. What the video has now is kept and can be restored too.", "info")
     return redirect(back, 303)
 

@@ -10,6 +10,8 @@ from flask_login import login_required
 from optimizer import limits, seo
 from reliability.db import transaction
 from webapp.channels.access import can, require_channel
+from webapp.optimize import decisions
+from webapp.optimize.review import review_context
 from webapp.videos import versions
 
 bp = Blueprint("videos", __name__)
@@ -34,7 +36,7 @@ def load_video(channel_id: int, video_id: int) -> dict:
 def _suggestions(video_id: int) -> list[dict]:
     with transaction() as cur:
         cur.execute(
-            """SELECT s.id, s.run_id, s.status, s.engine, s.model, s.titles, s.chosen_title, s.primary_keyword,
+            """SELECT s.id, s.run_id, s.status, s.engine, s.model, s.titles, s.chosen_title, s.approved_title, s.primary_keyword,
                       s.cost_usd, s.notes, s.created_at, s.apply_error
                FROM suggestions s WHERE s.video_id = %s ORDER BY s.id DESC LIMIT 10""",
             (video_id,),
@@ -48,6 +50,10 @@ def show(channel_id: int, video_id: int):
     channel = require_channel(channel_id)
     video = load_video(channel_id, video_id)
     tags = list(video["tags"])
+    suggestions = _suggestions(video_id)
+    # The newest suggestion still to decide (or being applied) is reviewed right here.
+    open_one = next((s for s in suggestions if s["status"] in (*decisions.OPEN, "applying")), None)
+    review = review_context(channel, decisions.get_suggestion(channel_id, open_one["id"])) if open_one else None
     return render_template(
         "videos/show.html",
         channel=channel,
@@ -59,7 +65,8 @@ def show(channel_id: int, video_id: int):
             "tags": limits.tags_length(tags),
         },
         limits=limits,
-        suggestions=_suggestions(video_id),
+        suggestions=suggestions,
+        review=review,
         history=versions.list_versions(video_id),
         can_edit=can(channel, "editor") and video["removed_at"] is None,
         idempotency_key=uuid.uuid4().hex,

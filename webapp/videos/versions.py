@@ -52,7 +52,7 @@ def get_version(video_id: int, version_id: int) -> dict[str, Any]:
 
 
 def create_restore(channel: dict, video: dict, version: dict, user) -> int:
-    """An accepted 'restore' suggestion for ``version``; returns its id."""
+    """A 'restore' suggestion for ``version``, queued for the apply job; returns its id."""
     with transaction() as cur:
         if not channel["is_demo"]:
             quota.check_budget(cur, RESTORE_UNITS, current_app.config["YOUTUBE_DAILY_QUOTA"])
@@ -80,7 +80,7 @@ def _insert_suggestion(cur, run_id: int, video_id: int, version: dict, user_id: 
         """INSERT INTO suggestions (run_id, video_id, base_version_id, status, engine, prompt_version, titles,
                                     chosen_title, description, tags, cache_key, approved_title,
                                     approved_description, approved_tags, decided_by, decided_at)
-           VALUES (%s, %s, %s, 'accepted', 'restore', 'restore', %s, 0, %s, %s, 'restore', %s, %s, %s, %s, now())
+           VALUES (%s, %s, %s, 'applying', 'restore', 'restore', %s, 0, %s, %s, 'restore', %s, %s, %s, %s, now())
            RETURNING id""",
         (run_id, video_id, base_version_id, titles, version["description"], list(version["tags"]),
          version["title"], version["description"], list(version["tags"]), user_id),

@@ -1,0 +1,106 @@
+"""Deciding for a whole batch on its run page: accept one or all, reject
+all, apply every accepted suggestion (quota checked for all of them before
+anything is sent), and try the videos that failed again."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, redirect, url_for
+from flask_login import current_user, login_required
+
+from jobs.enqueue import enqueue_optimization
+from reliability import audit
+from reliability.db import transaction
+from reliability.errors import AppError, Conflict, NotFound
+from webapp.channels.access import require_channel
+from webapp.htmx import is_htmx
+from webapp.optimize import decisions, store
+from webapp.redis_client import get_redis
+
+bp = Blueprint("batch", __name__)
+
+
+def _run_or_404(channel_id: int, run_id: int) -> dict:
+    run = store.get_run(channel_id, run_id)
+    if run is None:
+        raise NotFound("No such optimization.")
+    return run
+
+
+def _to_run(channel_id: int, run_id: int):
+    return redirect(url_for("optimize.show_run", channel_id=channel_id, run_id=run_id), 303)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+@bp.post("/channels/<int:channel_id>/suggestions/<int:suggestion_id>/accept")
+@login_required
+def accept_one(channel_id: int, suggestion_id: int):
+    require_channel(channel_id, "editor")
+    suggestion = decisions.get_suggestion(channel_id, suggestion_id)
+    decisions.accept_pending(suggestion["run_id"], current_user, [suggestion_id])
+    return _to_run(channel_id, suggestion["run_id"])
+
+
+@bp.post("/channels/<int:channel_id>/runs/<int:run_id>/accept-all")
+@login_required
+def accept_all(channel_id: int, run_id: int):
+    require_channel(channel_id, "editor")
+    _run_or_404(channel_id, run_id)
+    n = decisions.accept_pending(run_id, current_user)
+    flash(f"Accepted {_plural(n, 'suggestion')}. Press Apply accepted to send them to YouTube.", "success")
+    return _to_run(channel_id, run_id)
+
+
+@bp.post("/channels/<int:channel_id>/runs/<int:run_id>/reject-all")
+@login_required
+def reject_all(channel_id: int, run_id: int):
+    require_channel(channel_id, "editor")
+    _run_or_404(channel_id, run_id)
+    n = decisions.reject(run_id, current_user)
+    flash(f"Rejected {_plural(n, 'suggestion')}. Nothing was changed on YouTube.", "info")
+    return _to_run(channel_id, run_id)
+
+
+@bp.post("/channels/<int:channel_id>/runs/<int:run_id>/apply-accepted")
+@login_required
+def apply_accepted(channel_id: int, run_id: int):
+    channel = require_channel(channel_id, "editor")
+    _run_or_404(channel_id, run_id)
+    ids = [item["suggestion_id"] for item in store.run_items(run_id) if item["suggestion_status"] == "accepted"]
+    try:
+        if not ids:
+            raise Conflict("No accepted suggestions to apply. Accept some first.")
+        sent = decisions.send_to_apply(channel, ids, current_user, get_redis(), current_app.config["YOUTUBE_DAILY_QUOTA"])
+    except AppError as exc:
+        if is_htmx():
+            raise
+        flash(exc.message, "error")
+        return _to_run(channel_id, run_id)
+    flash(f"Applying {_plural(len(sent), 'change')}. Each video's previous version is kept and can be restored.", "info")
+    return _to_run(channel_id, run_id)
+
+
+@bp.post("/channels/<int:channel_id>/runs/<int:run_id>/retry")
+@login_required
+def retry_run(channel_id: int, run_id: int):
+    """The videos that failed go back to the queue; finished ones are kept."""
+    require_channel(channel_id, "editor")
+    _run_or_404(channel_id, run_id)
+    with transaction() as cur:
+        cur.execute(
+            """UPDATE optimization_runs SET status = 'queued', finished_at = NULL
+               WHERE id = %s AND status IN ('partial', 'failed') RETURNING id""",
+            (run_id,),
+        )
+        if cur.fetchone() is None:
+            flash("This optimization has nothing to retry.", "warning")
+            return _to_run(channel_id, run_id)
+        cur.execute("UPDATE optimization_run_videos SET status = 'pending', error = NULL WHERE run_id = %s AND status = 'failed'",
+                    (run_id,))
+        audit.record(cur, "optimization.retried", actor_id=current_user.id, actor_email=current_user.email,
+                     target_type="channel", target_id=channel_id, details={"run_id": run_id, "videos": cur.rowcount})
+    enqueue_optimization(get_redis(), run_id)
+    flash("Trying the failed videos again.", "info")
+    return _to_run(channel_id, run_id)
