@@ -3,7 +3,7 @@ the work's own id makes enqueuing the same work twice harmless."""
 
 from __future__ import annotations
 
-from rq import Queue, Retry
+from rq import Callback, Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 
@@ -21,7 +21,7 @@ def enqueue_sync(connection, run_id: int) -> Job:
         pass
     return Queue("default", connection=connection).enqueue(
         "jobs.sync.sync_channel", run_id, job_id=job_id, job_timeout=SYNC_TIMEOUT_S, retry=SYNC_RETRY,
-        result_ttl=3600, failure_ttl=7 * 24 * 3600,
+        result_ttl=3600, failure_ttl=7 * 24 * 3600, on_failure=Callback("jobs.failures.sync_gave_up"),
     )
 
 
@@ -33,6 +33,7 @@ def enqueue_optimization(connection, run_id: int) -> Job:
     return Queue("default", connection=connection).enqueue(
         "jobs.optimize.run", run_id, job_id=f"optimize-run-{run_id}", job_timeout=OPTIMIZE_TIMEOUT_S,
         retry=OPTIMIZE_RETRY, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+        on_failure=Callback("jobs.failures.optimize_gave_up"),
     )
 
 
@@ -44,4 +45,5 @@ def enqueue_apply(connection, suggestion_id: int) -> Job:
     return Queue("high", connection=connection).enqueue(
         "jobs.apply.apply", suggestion_id, job_id=f"apply-suggestion-{suggestion_id}", job_timeout=300,
         retry=APPLY_RETRY, result_ttl=3600, failure_ttl=7 * 24 * 3600,
+        on_failure=Callback("jobs.failures.apply_gave_up"),
     )

@@ -84,6 +84,7 @@ class FakeGoogle:
         return self
 
     def stop(self) -> None:
+        self.faults.clear()  # a held call answers now: no server thread is left waiting
         self.server.stop()
 
     def __enter__(self) -> FakeGoogle:

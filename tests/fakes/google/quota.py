@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
@@ -103,14 +103,43 @@ class _Fault:
     endpoint: str | None
 
 
+@dataclass(eq=False)
+class Hang:
+    """Calls that the fake carries out and then holds before answering, as if
+    the answer were lost on its way back: for videos.update, YouTube has
+    changed the video while the caller still waits (or is killed meanwhile).
+
+    `reached` is set once a call is being held; `release()` lets every held
+    call answer (a held call also answers by itself after `timeout_s`)."""
+
+    endpoint: str
+    remaining: int
+    timeout_s: float
+    held: int = 0
+    reached: threading.Event = field(default_factory=threading.Event)
+    _released: threading.Event = field(default_factory=threading.Event)
+
+    def wait_reached(self, timeout: float) -> bool:
+        """True once a call is held (its work done), False after `timeout` s."""
+        return self.reached.wait(timeout)
+
+    def release(self) -> None:
+        self._released.set()
+
+
 class Faults:
     """Queued failures: `inject("backendError", times=2, endpoint="videos.list")`
     makes the next two videos.list calls answer 500. Without `endpoint` a fault
     hits the next YouTube API calls of any kind (never the OAuth endpoints,
-    which must be named: "oauth.token", "oauth.revoke")."""
+    which must be named: "oauth.token", "oauth.revoke").
+
+    `hang("videos.update")` makes the next successful videos.update change the
+    world and then hold its answer until the returned `Hang` is released: a
+    worker killed while it waits has written to YouTube without knowing it."""
 
     def __init__(self) -> None:
         self._queue: deque[_Fault] = deque()
+        self._hangs: list[Hang] = []
         self._lock = threading.Lock()
 
     def inject(self, kind: str, times: int = 1, endpoint: str | None = None) -> None:
@@ -137,11 +166,37 @@ class Faults:
                     return fault.kind
         return None
 
+    def hang(self, endpoint: str, times: int = 1, timeout_s: float = 30.0) -> Hang:
+        """Hold the answers of the next `times` successful calls to `endpoint`
+        (a YouTube endpoint, named) after the fake has done their work."""
+        if endpoint not in COSTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; expected one of {sorted(COSTS)}")
+        hang = Hang(endpoint, times, timeout_s)
+        with self._lock:
+            self._hangs.append(hang)
+        return hang
+
+    def hold(self, endpoint: str) -> None:
+        """Called by the fake once a call to `endpoint` has succeeded, before it
+        answers: blocks while a queued hang holds that call."""
+        with self._lock:
+            hang = next((h for h in self._hangs if h.endpoint == endpoint and h.remaining > 0), None)
+            if hang is None:
+                return
+            hang.remaining -= 1
+            hang.held += 1
+        hang.reached.set()
+        hang._released.wait(hang.timeout_s)
+
     @property
     def pending(self) -> int:
         with self._lock:
-            return sum(f.remaining for f in self._queue)
+            return sum(f.remaining for f in self._queue) + sum(h.remaining for h in self._hangs)
 
     def clear(self) -> None:
+        """Forget queued faults and let every held call answer."""
         with self._lock:
             self._queue.clear()
+            hangs, self._hangs = self._hangs, []
+        for hang in hangs:
+            hang.release()

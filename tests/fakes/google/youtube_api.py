@@ -12,7 +12,8 @@ configured latency, answer an injected fault, check the bearer token (401
 authError), check the scope (403 insufficientPermissions), charge quota (403
 quotaExceeded). Why this order: faults model the network and Google's
 front end, which fail before auth; quota is charged per project only once the
-caller is known.
+caller is known. A successful answer may then be held back by an injected
+hang (`Faults.hang`), after the call has done its work.
 
 Visibility follows the real API: the owner of a channel sees its private and
 unlisted uploads in the uploads playlist; anyone else sees public videos only,
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint, Response, json, request
+from flask import Blueprint, Response, g, json, request
 
 from . import errors
 from . import resources as res
@@ -72,6 +73,7 @@ def create_youtube_blueprint(fake) -> Blueprint:
     world: World = fake.world
 
     def _guard(endpoint: str, scopes: frozenset[str]) -> Grant:
+        g.youtube_endpoint = endpoint
         fake.count_call(endpoint)
         if fake.latency_s:
             time.sleep(fake.latency_s)
@@ -90,6 +92,14 @@ def create_youtube_blueprint(fake) -> Blueprint:
     @bp.errorhandler(errors.ApiError)
     def _api_error(err: errors.ApiError) -> Response:
         return err.response()
+
+    @bp.after_request
+    def _hold(response: Response) -> Response:
+        # Outside world.lock: a held update must not stop others reading the world.
+        endpoint = g.get("youtube_endpoint")
+        if endpoint and response.status_code < 400:
+            fake.faults.hold(endpoint)
+        return response
 
     @bp.get("/channels")
     def channels_list():
