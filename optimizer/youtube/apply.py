@@ -165,7 +165,7 @@ def _finish(work: dict[str, Any], live: dict[str, Any], approved: dict[str, Any]
         )
         cur.execute(
             """UPDATE suggestions SET status = 'superseded', updated_at = now()
-               WHERE video_id = %s AND id <> %s AND status IN ('pending', 'accepted')""",
+               WHERE video_id = %s AND id <> %s AND status IN ('pending', 'accepted', 'failed')""",
             (video["id"], work["id"]),
         )
         cur.execute(

@@ -10,13 +10,16 @@ import sys
 import time
 
 import psutil
+import redis
+from rq import Queue
 
+from jobs.runtime import QUEUES
 from tests.helpers import csrf_from
 from tests.integration.channel_helpers import import_demo, query
-from tests.integration.youtube_helpers import ROOT, worker_env
+from tests.integration.youtube_helpers import ROOT, channel_pk, connect_channel, run_worker_burst, worker_env
 
-__all__ = ["import_demo", "kill_tree", "optimize", "optimize_form", "query", "run_id_of", "start_worker", "stop_process",
-           "wait_for"]
+__all__ = ["burst", "connect_synced", "import_demo", "kill_tree", "optimize", "optimize_and_wait", "optimize_form",
+           "query", "queued_jobs", "run_id_of", "start_worker", "stop_process", "wait_for"]
 
 
 def optimize_form(client, channel_id: int) -> tuple[str, str, list[int]]:
@@ -40,6 +43,45 @@ def run_id_of(response) -> int:
     """The run a successful Optimize redirected to."""
     location = response.headers.get("HX-Redirect") or response.headers["Location"]
     return int(location.rstrip("/").rsplit("/", 1)[1])
+
+
+def burst(config: dict) -> None:
+    """A real worker until the queues are empty; it must end cleanly."""
+    result = run_worker_burst(config)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
+def optimize_and_wait(client, config: dict, channel_id: int, video_ids: list[int]) -> int:
+    """Press Optimize on ``video_ids`` and let a real worker make the
+    suggestions; returns the run's id."""
+    response = optimize(client, channel_id, video_ids)
+    assert response.status_code == 303, response.get_data(as_text=True)
+    run_id = run_id_of(response)
+    burst(config)
+    return run_id
+
+
+def queued_jobs(config: dict) -> int:
+    """Jobs waiting in the app's queues (nothing was sent to a worker when 0)."""
+    connection = redis.Redis.from_url(config["REDIS_URL"])
+    try:
+        return sum(Queue(name, connection=connection).count for name in QUEUES)
+    finally:
+        connection.close()
+
+
+def connect_synced(client, fake, config: dict, owner: str, n_videos: int, **channel_options) -> dict:
+    """A channel of ``n_videos`` at the Google fake, connected through the real
+    OAuth flow by ``client`` and synced by a real worker: the channel's id,
+    and its video ids here and at YouTube in the same order."""
+    channel = fake.world.add_channel(owner, n_videos=n_videos, **channel_options)
+    response = connect_channel(client, fake, owner)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    burst(config)  # the first sync, queued by connecting
+    pk = channel_pk(config, channel.id)
+    rows = query(config["DATABASE_URL"], "SELECT id, youtube_video_id FROM videos WHERE channel_id = %s ORDER BY id", (pk,))
+    assert len(rows) == n_videos, rows
+    return {"id": pk, "videos": [r["id"] for r in rows], "youtube_ids": [r["youtube_video_id"] for r in rows]}
 
 
 def start_worker(config: dict, *, burst: bool = False, log=None) -> subprocess.Popen:

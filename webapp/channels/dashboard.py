@@ -19,7 +19,9 @@ def summary(channel_id: int) -> dict[str, Any]:
             """WITH month AS (SELECT date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS start)
                SELECT
                  (SELECT count(*) FROM suggestions s JOIN videos v ON v.id = s.video_id
-                   WHERE v.channel_id = %(c)s AND s.status IN ('pending', 'accepted')) AS pending,
+                   WHERE v.channel_id = %(c)s AND s.status = 'pending' AND v.removed_at IS NULL) AS pending,
+                 (SELECT count(*) FROM suggestions s JOIN videos v ON v.id = s.video_id
+                   WHERE v.channel_id = %(c)s AND s.status = 'accepted' AND v.removed_at IS NULL) AS accepted,
                  (SELECT count(*) FROM suggestions s JOIN videos v ON v.id = s.video_id, month
                    WHERE v.channel_id = %(c)s AND s.status = 'applied' AND s.applied_at >= month.start) AS applied_this_month,
                  (SELECT coalesce(sum(cost_usd), 0) FROM usage_ledger u, month

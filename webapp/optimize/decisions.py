@@ -79,7 +79,7 @@ def draft_from_form(form, suggestion: dict[str, Any]) -> Draft:
     choice = form.get("title_index", "" if saved.title_index is None else str(saved.title_index))
     if choice == "custom":
         title, index = squash_title(form.get("title", "")), None
-    elif choice.isdigit() and int(choice) < len(suggestion["titles"]):
+    elif choice in [str(i) for i in range(len(suggestion["titles"]))]:  # not int(): "²".isdigit() is True
         index = int(choice)
         title = suggestion["titles"][index]["title"]
     elif choice == "" and saved.title_index is None:
