@@ -7,7 +7,7 @@ RUN_STAMP  := $(VENV)/.run-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 DEV_STAMP  := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test bench lint migrate admin install install-dev clean
+.PHONY: run test screenshots bench lint migrate admin install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ run: install
 test: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+## screenshots: the browser tests, saving the README's screenshots in docs/screenshots/.
+screenshots: install-dev
+	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser
 
 bench: install-dev
 	$(BIN)/python -m bench
