@@ -7,6 +7,8 @@ SRI in base.html) plus inline scripts that carry this response's nonce; no
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -31,6 +33,16 @@ CONTENT_SECURITY_POLICY = {
 PERMISSIONS_POLICY = {"geolocation": "()", "microphone": "()", "camera": "()", "interest-cohort": "()"}
 
 
+def content_security_policy(config) -> dict:
+    """The policy above, with Google's consent page added to form-action:
+    Connect is a form POST answered by a redirect to Google, and browsers
+    apply form-action to that redirect too (Chromium blocked it)."""
+    authorize = urlsplit(config.get("GOOGLE_OAUTH_AUTHORIZE_URL") or "")
+    if not authorize.scheme or not authorize.netloc:
+        return CONTENT_SECURITY_POLICY
+    return {**CONTENT_SECURITY_POLICY, "form-action": ["'self'", f"{authorize.scheme}://{authorize.netloc}"]}
+
+
 def init_security(app: Flask) -> None:
     production_like = app.config["ENVIRONMENT"] in ("production", "staging")
     if app.config["TRUSTED_PROXY_COUNT"]:
@@ -52,7 +64,7 @@ def init_security(app: Flask) -> None:
         force_https=production_like,
         strict_transport_security=True,
         strict_transport_security_max_age=31536000,
-        content_security_policy=CONTENT_SECURITY_POLICY,
+        content_security_policy=content_security_policy(app.config),
         content_security_policy_nonce_in=["script-src"],
         frame_options="DENY",
         referrer_policy="strict-origin-when-cross-origin",

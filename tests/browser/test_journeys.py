@@ -123,8 +123,6 @@ def test_register_optimize_apply_compare_and_restore(page, live, watch, shot, fa
     watch.assert_clean()
 
 
-@pytest.mark.xfail(strict=True, reason="app bug: the CSP's form-action 'self' makes Chromium block the Connect form's "
-                   "redirect to Google's consent page, so the button does nothing (webapp/security.py)")
 def test_connect_button_reaches_google_and_comes_back_connected(page, live, watch, fake_google):
     owner = f"owner-{uuid.uuid4().hex[:8]}"
     fake_google.world.add_channel(owner, "Button Kitchen", n_videos=1)

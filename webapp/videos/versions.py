@@ -28,8 +28,10 @@ def list_versions(video_id: int) -> list[dict[str, Any]]:
     with transaction() as cur:
         cur.execute(
             """SELECT mv.id, mv.source, mv.title, mv.created_at, u.email AS author,
-                      row_number() OVER (ORDER BY mv.id) AS number
-               FROM metadata_versions mv LEFT JOIN users u ON u.id = mv.created_by
+                      row_number() OVER (ORDER BY mv.id) AS number,
+                      (mv.title, mv.description, mv.tags) = (v.title, v.description, v.tags) AS is_current
+               FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
+                    LEFT JOIN users u ON u.id = mv.created_by
                WHERE mv.video_id = %s ORDER BY mv.id DESC""",
             (video_id,),
         )
