@@ -280,7 +280,7 @@ def screenshot_dir(tmp_path_factory) -> Path:
 def shot(screenshot_dir, watch):
     """``shot(page, "video")`` saves a full-page PNG as <dir>/video.png and returns its path."""
 
-    def take(page, name: str) -> Path:
-        return take_screenshot(page, screenshot_dir / f"{name}.png", watch)
+    def take(page, name: str, *, full_page: bool = True) -> Path:
+        return take_screenshot(page, screenshot_dir / f"{name}.png", watch, full_page=full_page)
 
     return take

@@ -179,11 +179,11 @@ class PageWatch:
         assert not self.console_errors, f"console errors: {self.console_errors}"
 
 
-def take_screenshot(page: Page, path: Path, watch: PageWatch | None = None) -> Path:
-    """A full-page PNG at ``path``."""
+def take_screenshot(page: Page, path: Path, watch: PageWatch | None = None, *, full_page: bool = True) -> Path:
+    """A PNG at ``path``: the whole page, or only what the window shows."""
     if watch is not None:
         watch.screenshots_taken += 1
-    page.screenshot(path=str(path), full_page=True, caret="initial", animations="allow")
+    page.screenshot(path=str(path), full_page=full_page, caret="initial", animations="allow")
     return path
 
 

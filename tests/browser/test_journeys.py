@@ -33,6 +33,7 @@ NEW_TITLES = [
     "How to Make One-Pan Lemon Garlic Chicken (Step by Step)",
     "One-Pan Chicken Explained: What Nobody Tells You",
 ]
+EDITED_TITLE = "One-Pan Lemon Garlic Chicken: My Weeknight Favourite"
 JOB_TIMEOUT_MS = 30_000
 
 
@@ -62,7 +63,8 @@ def test_register_optimize_apply_compare_and_restore(page, live, watch, shot, fa
     expect(page).to_have_url(re.compile(r"sort=seo"))
     for box in video_table(page).get_by_role("checkbox").all()[:3]:
         box.check()
-    shot(page, "channel")
+    page.evaluate("window.scrollTo(0, 0)")  # the dashboard and the first rows
+    shot(page, "channel", full_page=False)
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Channels").click()
     expect(heading).to_have_text("Channels")
@@ -85,26 +87,38 @@ def test_register_optimize_apply_compare_and_restore(page, live, watch, shot, fa
     expect(row).to_be_visible(timeout=JOB_TIMEOUT_MS)
     expect(page.get_by_text("Done: 1 suggestion ready.")).to_be_visible()
     expect(row).to_contain_text("Claude")
-    shot(page, "optimization")
 
-    row.get_by_role("button", name=re.compile(r"^Apply\b")).click()
-    expect(row.get_by_text("Applied", exact=True)).to_be_visible(timeout=JOB_TIMEOUT_MS)
-
+    # Review on the video page: pick the second title, then edit it by hand.
     page.goto(video_url)
-    expect(heading).to_have_text(NEW_TITLES[0])
+    panel = page.locator("section.review-panel")
+    expect(panel.get_by_role("heading", name=re.compile("Suggestion"))).to_contain_text("Pending")
+    panel.get_by_label(NEW_TITLES[1]).check()
+    title_box = panel.get_by_label("Your own title")
+    expect(title_box).to_have_value(NEW_TITLES[1])  # picking a ranked title copies it into the box
+    title_box.fill("x" * 101)  # typing selects "Write my own"; the live check answers while typing
+    expect(panel.get_by_label("Write my own")).to_be_checked()
+    expect(panel.locator(".counter.over")).to_have_text("101 / 100 characters")
+    expect(panel.get_by_text("YouTube allows 100")).to_be_visible()
+    title_box.fill(EDITED_TITLE)
+    expect(panel.get_by_text("Within YouTube's limits.")).to_be_visible()
+    expect(panel.get_by_role("insertion").filter(has_text="Weeknight").first).to_be_visible()  # the diff against the current title
+    shot(page, "review")
+    panel.get_by_role("button", name="Apply to YouTube").click()
+    # The panel follows the apply job by itself and reloads the page when the change has landed.
+    expect(heading).to_have_text(EDITED_TITLE, timeout=JOB_TIMEOUT_MS)
     history = _history(page)
-    expect(history.get_by_role("row").filter(has_text=NEW_TITLES[0])).to_contain_text("Applied suggestion")
+    expect(history.get_by_role("row").filter(has_text=EDITED_TITLE)).to_contain_text("Applied suggestion")
     expect(history.get_by_role("row").filter(has_text=old_title)).to_have_count(1)
     shot(page, "video")
 
     # Compare the two versions (htmx swaps the word diff in and pushes its URL).
     history.get_by_role("button", name="Compare").click()
     expect(page).to_have_url(re.compile(r"/compare\?"))
-    expect(page.get_by_role("insertion").filter(has_text="Ready")).to_be_visible()
+    expect(page.get_by_role("insertion").filter(has_text="Weeknight").first).to_be_visible()
     expect(page.get_by_role("deletion").first).to_be_visible()
     page.reload()  # the pushed URL is a page of its own
     expect(heading).to_have_text("Compare versions")
-    expect(page.get_by_role("insertion").filter(has_text="Ready")).to_be_visible()
+    expect(page.get_by_role("insertion").filter(has_text="Weeknight").first).to_be_visible()
     shot(page, "compare")
 
     page.goto(video_url)
