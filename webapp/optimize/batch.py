@@ -46,20 +46,21 @@ def accept_one(channel_id: int, suggestion_id: int):
 @bp.post("/channels/<int:channel_id>/runs/<int:run_id>/accept-all")
 @login_required
 def accept_all(channel_id: int, run_id: int):
-    require_channel(channel_id, "editor")
-    _run_or_404(channel_id, run_id)
-    n = decisions.accept_pending(run_id, current_user)
-    flash(f"Accepted {_plural(n, 'suggestion')}. Press Apply accepted to send them to YouTube.", "success")
-    return _to_run(channel_id, run_id)
+    return _for_all(channel_id, run_id, decisions.accept_pending,
+                    "Accepted {n}. Press Apply accepted to send them to YouTube.", "success")
 
 
 @bp.post("/channels/<int:channel_id>/runs/<int:run_id>/reject-all")
 @login_required
 def reject_all(channel_id: int, run_id: int):
+    return _for_all(channel_id, run_id, decisions.reject, "Rejected {n}. Nothing was changed on YouTube.", "info")
+
+
+def _for_all(channel_id: int, run_id: int, decide, message: str, category: str):
     require_channel(channel_id, "editor")
     _run_or_404(channel_id, run_id)
-    n = decisions.reject(run_id, current_user)
-    flash(f"Rejected {_plural(n, 'suggestion')}. Nothing was changed on YouTube.", "info")
+    n = decide(run_id, current_user)
+    flash(message.format(n=_plural(n, "suggestion")), category)
     return _to_run(channel_id, run_id)
 
 
