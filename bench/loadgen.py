@@ -7,7 +7,9 @@ previous answer is read. The client is a few lines over a socket rather than
 http.client: http.client parses every header through the email package,
 and on a 2-core machine every microsecond the client spends is taken from
 the server under test. It still reads every answer whole and checks its
-status; anything but 200 is counted as an error.
+status; anything but 200 is counted as an error, and so is a 200 whose body
+lacks the bytes the caller said every answer must hold (``expect``). Each
+counted answer's latency (request sent to answer read whole) is kept.
 
 Why not wrk, ab or locust: none is a Python package we already install, and
 a benchmark that needs a system package is one that nobody runs.
@@ -15,6 +17,7 @@ a benchmark that needs a system package is one that nobody runs.
 
 from __future__ import annotations
 
+import math
 import multiprocessing
 import socket
 import threading
@@ -22,6 +25,8 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from queue import Empty
+
+USER_AGENT = "yco-bench"
 
 
 class Closed(ConnectionError):
@@ -35,6 +40,7 @@ class Result:
     reconnects: int = 0
     seconds: float = 0.0
     client_cpu_s: float = 0.0
+    latencies_ms: list[float] = field(default_factory=list)
 
     @property
     def rps(self) -> float:
@@ -45,10 +51,21 @@ class Result:
         self.errors.update(other.errors)
         self.reconnects += other.reconnects
         self.client_cpu_s += other.client_cpu_s
+        self.latencies_ms.extend(other.latencies_ms)
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile: the smallest value that at least
+    ``fraction`` of the values do not exceed (0.0 for no values)."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(fraction * len(ordered)) - 1)]
 
 
 class Connection:
-    """One keep-alive connection; ``get`` returns (status, keep_alive)."""
+    """One keep-alive connection; ``get`` returns (status, keep_alive, body),
+    the body only when asked for (else b"")."""
 
     def __init__(self, host: str, port: int):
         self.sock = socket.create_connection((host, port), timeout=30)
@@ -59,7 +76,7 @@ class Connection:
         self.reader.close()
         self.sock.close()
 
-    def get(self, request: bytes) -> tuple[int, bool]:
+    def get(self, request: bytes, keep_body: bool = False) -> tuple[int, bool, bytes]:
         self.sock.sendall(request)
         status_line = self.reader.readline()
         if not status_line:
@@ -67,13 +84,13 @@ class Connection:
         status = int(status_line.split(b" ", 2)[1])
         length, chunked, keep_alive = self._headers()
         if chunked:
-            self._read_chunked()
+            body = self._read_chunked()
         elif length is not None:
-            self._read_exactly(length)
+            body = self._read_exactly(length)
         else:
             keep_alive = False  # the body runs to the end of the connection
-            self.reader.read()
-        return status, keep_alive
+            body = self.reader.read()
+        return status, keep_alive, body if keep_body else b""
 
     def _headers(self) -> tuple[int | None, bool, bool]:
         length, chunked, keep_alive = None, False, True
@@ -92,26 +109,31 @@ class Connection:
             elif name == b"connection":
                 keep_alive = value.strip().lower() != b"close"
 
-    def _read_exactly(self, size: int) -> None:
-        if len(self.reader.read(size)) != size:
+    def _read_exactly(self, size: int) -> bytes:
+        data = self.reader.read(size)
+        if len(data) != size:
             raise Closed("closed inside the body")
+        return data
 
-    def _read_chunked(self) -> None:
+    def _read_chunked(self) -> bytes:
+        chunks = []
         while True:
             size = int(self.reader.readline().split(b";")[0], 16)
-            self._read_exactly(size + 2)  # the chunk and its CRLF
+            chunks.append(self._read_exactly(size + 2)[:-2])  # the chunk and its CRLF
             if size == 0:
-                return
+                return b"".join(chunks)
 
 
-def request_bytes(host: str, port: int, path: str) -> bytes:
+def request_bytes(host: str, port: int, path: str, headers: dict[str, str] | None = None) -> bytes:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
     return (
-        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: yco-bench\r\n"
-        "Accept: text/html\r\nAccept-Encoding: identity\r\n\r\n"
+        f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUser-Agent: {USER_AGENT}\r\n"
+        f"Accept: text/html\r\nAccept-Encoding: identity\r\n{extra}\r\n"
     ).encode()
 
 
-def _drive(host: str, port: int, request: bytes, start: float, deadline: float, result: Result, lock) -> None:
+def _drive(host: str, port: int, request: bytes, expect: bytes | None, start: float, deadline: float,
+           result: Result, lock) -> None:
     """One connection's loop: answers completed in [start, deadline] count."""
     mine = Result()
     conn: Connection | None = None
@@ -120,7 +142,9 @@ def _drive(host: str, port: int, request: bytes, start: float, deadline: float, 
         try:
             if conn is None:
                 conn, reused = Connection(host, port), False
-            status, keep_alive = conn.get(request)
+            sent = time.perf_counter()
+            status, keep_alive, body = conn.get(request, keep_body=expect is not None)
+            latency_ms = (time.perf_counter() - sent) * 1000
         except (OSError, ValueError, IndexError) as exc:
             # A keep-alive connection the server closed while idle (worker
             # recycled by max_requests, keepalive timeout) is retried, as any
@@ -136,10 +160,13 @@ def _drive(host: str, port: int, request: bytes, start: float, deadline: float, 
             continue
         now = time.monotonic()
         if start <= now <= deadline:
-            if status == 200:
-                mine.ok += 1
-            else:
+            if status != 200:
                 mine.errors[f"HTTP {status}"] += 1
+            elif expect is not None and expect not in body:
+                mine.errors[f"200 without {expect.decode(errors='replace')!r}"] += 1
+            else:
+                mine.ok += 1
+                mine.latencies_ms.append(latency_ms)
         reused = True
         if not keep_alive:
             conn.close()
@@ -150,12 +177,12 @@ def _drive(host: str, port: int, request: bytes, start: float, deadline: float, 
         result.add(mine)
 
 
-def _client_process(host: str, port: int, path: str, connections: int, start: float, seconds: float, queue) -> None:
-    request = request_bytes(host, port, path)
+def _client_process(host: str, port: int, request: bytes, expect: bytes | None, connections: int, start: float,
+                    seconds: float, queue) -> None:
     result, lock = Result(), threading.Lock()
     cpu_before = time.process_time()
     threads = [
-        threading.Thread(target=_drive, args=(host, port, request, start, start + seconds, result, lock))
+        threading.Thread(target=_drive, args=(host, port, request, expect, start, start + seconds, result, lock))
         for _ in range(connections)
     ]
     for thread in threads:
@@ -166,14 +193,19 @@ def _client_process(host: str, port: int, path: str, connections: int, start: fl
     queue.put(result)
 
 
-def run_load(host: str, port: int, path: str, *, seconds: float, processes: int, connections: int) -> Result:
-    """GET ``path`` from ``processes`` x ``connections`` keep-alive clients
-    for ``seconds``; returns the totals. Blocks until the load is over."""
+def run_load(host: str, port: int, path: str, *, seconds: float, processes: int, connections: int,
+             headers: dict[str, str] | None = None, expect: bytes | None = None) -> Result:
+    """GET ``path`` (with extra request ``headers``, such as a Cookie) from
+    ``processes`` x ``connections`` keep-alive clients for ``seconds``;
+    returns the totals. A 200 whose body lacks ``expect`` (when given) is
+    an error. Blocks until the load is over."""
     ctx = multiprocessing.get_context("spawn")  # nothing of ours crosses into the clients
     queue = ctx.Queue()
+    request = request_bytes(host, port, path, headers)
     start = time.monotonic() + 1.5  # time for every client to spawn and connect
     workers = [
-        ctx.Process(target=_client_process, args=(host, port, path, connections, start, seconds, queue), daemon=True)
+        ctx.Process(target=_client_process, args=(host, port, request, expect, connections, start, seconds, queue),
+                    daemon=True)
         for _ in range(processes)
     ]
     for worker in workers:

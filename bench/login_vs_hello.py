@@ -17,223 +17,27 @@ removed at the end.
 
 from __future__ import annotations
 
-import argparse
-import http.client
 import os
-import runpy
-import secrets
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-import warnings
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
-import psutil
-
-from bench.loadgen import Result, run_load
-
-ROOT = Path(__file__).resolve().parent.parent
-HOST = "127.0.0.1"
-# The load generator sends thousands of requests a second from one address;
-# the app's default limit (300 a minute per address) would answer 429. The
-# limiter still runs and still counts in Redis, so its cost is measured. A
-# one-second window keeps its Redis list about as short as a real one (a
-# per-minute window would grow it to every request of the last minute).
-RATE_LIMIT_FOR_BENCH = "1000000 per second"
+from bench.serving import Response, Server, gunicorn_settings, load_parser, measure, migrate, say, server_env, services
 
 
-def _say(line: str) -> None:
-    print(f"# {line}", flush=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def _services(tmp: Path) -> Iterator[tuple[str, str]]:
-    """(database_url, redis_url): the environment's, or embedded ones."""
-    from reliability.embedded import start_postgres, start_redis
-
-    # pgserver asks platformdirs for a runtime dir; without a login session
-    # there is none and it falls back to /tmp, which is fine: keep stderr quiet.
-    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
-
-    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
-    stoppers = []
-    try:
-        if not database_url:
-            database_url, stop = start_postgres(tmp / "postgres", database="yco_bench", delete_on_stop=True)
-            stoppers.append(stop)
-        if not redis_url:
-            redis_url, stop = start_redis(tmp / "redis")
-            stoppers.append(stop)
-        _say(f"services: PostgreSQL {'embedded' if not os.environ.get('DATABASE_URL') else 'from DATABASE_URL'}, "
-             f"Redis {'embedded' if not os.environ.get('REDIS_URL') else 'from REDIS_URL'}")
-        yield database_url, redis_url
-    finally:
-        for stop in reversed(stoppers):
-            stop()
-
-
-def _migrate(database_url: str) -> None:
-    from reliability import db, migrations
-
-    db.configure(db.PoolSettings(dsn=database_url, size=1, max_overflow=1))
-    try:
-        migrations.upgrade()
-    finally:
-        db.dispose_pool()
-
-
-class Server:
-    """One gunicorn with the project's settings file, on a free port."""
-
-    def __init__(self, name: str, app: str, path: str, env: dict[str, str], log_dir: Path):
-        self.name, self.app, self.path = name, app, path
-        self.port = _free_port()
-        self.log_path = log_dir / f"{name}.log"
-        env = {**env, "GUNICORN_BIND": f"{HOST}:{self.port}"}
-        with open(self.log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
-                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-            )
-
-    def get(self) -> tuple[int, http.client.HTTPMessage, bytes]:
-        conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
-        try:
-            conn.request("GET", self.path)
-            response = conn.getresponse()
-            return response.status, response.headers, response.read()
-        finally:
-            conn.close()
-
-    def wait_until_ready(self, timeout_s: float = 90) -> tuple[int, http.client.HTTPMessage, bytes]:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name}: gunicorn exited with {self.process.returncode}\n{self.log_tail()}")
-            try:
-                response = self.get()
-                if response[0] == 200:
-                    return response
-            except OSError:
-                pass
-            time.sleep(0.3)
-        raise RuntimeError(f"{self.name}: GET {self.path} did not answer 200 in {timeout_s} s\n{self.log_tail()}")
-
-    def check_alive(self) -> None:
-        if self.process.poll() is not None:
-            raise RuntimeError(f"{self.name}: gunicorn exited with {self.process.returncode}\n{self.log_tail()}")
-
-    def cpu_seconds(self) -> float:
-        """CPU used so far by gunicorn and its workers, recycled ones too
-        (the master reaps them, so their time lands in its children's)."""
-        master = psutil.Process(self.process.pid)
-        times = master.cpu_times()
-        total = times.user + times.system + times.children_user + times.children_system
-        for worker in master.children():
-            try:
-                worker_times = worker.cpu_times()
-                total += worker_times.user + worker_times.system
-            except psutil.NoSuchProcess:
-                pass  # reaped between the two calls: counted next time
-        return total
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()  # gunicorn: graceful stop of the workers
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def _server_env(database_url: str, redis_url: str, tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("GUNICORN_BIND", "HOST", "PORT")}
-    env.update(
-        ENVIRONMENT="development",
-        SECRET_KEY=secrets.token_urlsafe(48),
-        ASSETS_FROM_CDN="false",
-        DATABASE_URL=database_url,
-        REDIS_URL=redis_url,
-        INSTANCE_DIR=str(tmp / "instance"),
-        DEFAULT_RATE_LIMIT=RATE_LIMIT_FOR_BENCH,
-    )
-    return env
-
-
-def _check_login_page(response: tuple[int, http.client.HTTPMessage, bytes]) -> None:
+def _check_login_page(response: Response) -> None:
     """Measure what we mean to: the real page with its token and cookie."""
     _, headers, body = response
     if b"csrf_token" not in body or "yco_session=" not in (headers.get("Set-Cookie") or ""):
         raise RuntimeError("GET /login answered 200 without a CSRF token or a session cookie")
-    _say(f"login page: {len(body)} bytes, CSRF token and session cookie present")
-
-
-def _gunicorn_settings(env: dict[str, str]) -> str:
-    saved = dict(os.environ)
-    os.environ.update(env)
-    try:
-        conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
-    keys = ("workers", "threads", "worker_class", "keepalive", "max_requests", "loglevel")
-    return " ".join(f"{k}={conf[k]}" for k in keys)
-
-
-def _describe(name: str, result: Result, server_cpu_s: float) -> str:
-    errors = ", ".join(f"{k}: {v}" for k, v in sorted(result.errors.items())) or "none"
-    per_answer = f"{server_cpu_s / result.ok * 1000:.2f} ms" if result.ok else "-"
-    return (
-        f"{name}: {result.rps:.1f} rps ({result.ok} answers in {result.seconds:.0f} s, errors {errors}, "
-        f"reconnects {result.reconnects}; server CPU {per_answer} per answer, "
-        f"client CPU {result.client_cpu_s / result.seconds:.2f} cores)"
-    )
-
-
-def _measure(servers: list[Server], args) -> dict[str, list[float]]:
-    load = {"processes": args.processes, "connections": args.connections}
-    for server in servers:
-        run_load(HOST, server.port, server.path, seconds=args.warmup, **load)
-    rates: dict[str, list[float]] = {server.name: [] for server in servers}
-    for round_no in range(args.rounds):
-        # A B, then B A, ...: a machine that slows down or speeds up during
-        # the run hits both sides alike.
-        for server in servers if round_no % 2 == 0 else list(reversed(servers)):
-            cpu_before = server.cpu_seconds()
-            result = run_load(HOST, server.port, server.path, seconds=args.seconds, **load)
-            # Server CPU per answer barely moves when other programs load the
-            # machine, unlike rps: it tells noise from a real change. (It
-            # includes the seconds spent spawning clients, so a bit high.)
-            _say(f"round {round_no + 1} {_describe(server.name, result, server.cpu_seconds() - cpu_before)}")
-            server.check_alive()
-            rates[server.name].append(result.rps)
-    return rates
+    say(f"login page: {len(body)} bytes, CSRF token and session cookie present")
 
 
 def _parse(argv: list[str]):
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of one measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="measurements of each side, alternating")
-    parser.add_argument("--warmup", type=float, default=3.0, help="load on each side before measuring")
-    parser.add_argument("--processes", type=int, default=2, help="client processes")
-    parser.add_argument("--connections", type=int, default=8, help="keep-alive connections per client process")
-    return parser.parse_args(argv)
+    return load_parser("python -m bench", __doc__.splitlines()[0]).parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -241,21 +45,22 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="yco-bench-"))
     try:
         with ExitStack() as stack:
-            database_url, redis_url = stack.enter_context(_services(tmp))
-            _migrate(database_url)
-            env = _server_env(database_url, redis_url, tmp)
-            _say(f"gunicorn.conf.py (both servers): {_gunicorn_settings(env)}")
-            _say(f"load: {args.processes} client processes x {args.connections} keep-alive connections, "
-                 f"{args.seconds:g} s per measurement, {args.rounds} rounds, {os.cpu_count()} CPUs shared")
+            database_url, redis_url = stack.enter_context(services(tmp))
+            migrate(database_url)
+            env = server_env(database_url, redis_url, tmp)
+            say(f"gunicorn.conf.py (both servers): {gunicorn_settings(env)}")
+            say(f"load: {args.processes} client processes x {args.connections} keep-alive connections, "
+                f"{args.seconds:g} s per measurement, {args.rounds} rounds, {os.cpu_count()} CPUs shared")
             login = Server("login", "wsgi:app", "/login", env, tmp)
             stack.callback(login.stop)
             hello = Server("hello", "bench.hello_app:app", "/", env, tmp)
             stack.callback(hello.stop)
             _check_login_page(login.wait_until_ready())
             hello.wait_until_ready()
-            rates = _measure([login, hello], args)
-            login_rps, hello_rps = statistics.median(rates["login"]), statistics.median(rates["hello"])
-            _say(f"median: login {login_rps:.1f} rps, hello {hello_rps:.1f} rps")
+            results = measure([login, hello], args)
+            login_rps = statistics.median(r.rps for r in results["login"])
+            hello_rps = statistics.median(r.rps for r in results["hello"])
+            say(f"median: login {login_rps:.1f} rps, hello {hello_rps:.1f} rps")
             ratio = login_rps / hello_rps if hello_rps else 0.0
             print(f"login_vs_hello_rps_ratio={ratio:.2f}", flush=True)
     finally:

@@ -76,7 +76,9 @@ def video_page(channel_id: int, *, search: str, sort: str, status_filter: str, p
         where.append("(v.title ILIKE %(pattern)s OR v.youtube_video_id = %(exact)s)")
         params["pattern"] = "%" + _escape_like(search) + "%"
         params["exact"] = search
-    with transaction() as cur:
+    # Plain tuples made into dicts here: RealDictCursor builds each row one
+    # __setitem__ at a time in Python, twice the CPU for a page of 50.
+    with transaction(dict_rows=False) as cur:
         cur.execute(
             f"""SELECT v.id, v.youtube_video_id, v.title, v.thumbnail_url, v.published_at, v.view_count,
                        v.like_count, v.comment_count, v.duration_seconds, v.privacy_status, v.removed_at, v.seo_score,
@@ -85,7 +87,8 @@ def video_page(channel_id: int, *, search: str, sort: str, status_filter: str, p
                 ORDER BY {VIDEO_SORTS[sort]} LIMIT %(limit)s OFFSET %(offset)s""",
             params,
         )
-        rows = cur.fetchall()
+        names = [column.name for column in cur.description]
+        rows = [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
     return rows, (rows[0]["total"] if rows else 0)
 
 

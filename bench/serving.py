@@ -1,0 +1,244 @@
+"""What the benchmarks that pit a page of the app against ``bench/hello_app.py``
+share: the services (DATABASE_URL / REDIS_URL, else embedded ones), gunicorn
+servers with the project's ``-c gunicorn.conf.py`` on free loopback ports,
+and the alternating measurement with ``bench/loadgen.py``.
+
+Used by ``bench/login_vs_hello.py`` and ``bench/channel_page.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import runpy
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psutil
+
+from bench.loadgen import Result, run_load
+
+ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+# The load generator sends thousands of requests a second from one address;
+# the app's default limit (300 a minute per address) would answer 429. The
+# limiter still runs and still counts in Redis, so its cost is measured. A
+# one-second window keeps its Redis list about as short as a real one (a
+# per-minute window would grow it to every request of the last minute).
+RATE_LIMIT_FOR_BENCH = "1000000 per second"
+
+
+def say(line: str) -> None:
+    print(f"# {line}", flush=True)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def services(tmp: Path) -> Iterator[tuple[str, str]]:
+    """(database_url, redis_url): the environment's, or embedded ones."""
+    from reliability.embedded import start_postgres, start_redis
+
+    # pgserver asks platformdirs for a runtime dir; without a login session
+    # there is none and it falls back to /tmp, which is fine: keep stderr quiet.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+
+    database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
+    stoppers = []
+    try:
+        if not database_url:
+            database_url, stop = start_postgres(tmp / "postgres", database="yco_bench", delete_on_stop=True)
+            stoppers.append(stop)
+        if not redis_url:
+            redis_url, stop = start_redis(tmp / "redis")
+            stoppers.append(stop)
+        say(f"services: PostgreSQL {'embedded' if not os.environ.get('DATABASE_URL') else 'from DATABASE_URL'}, "
+            f"Redis {'embedded' if not os.environ.get('REDIS_URL') else 'from REDIS_URL'}")
+        yield database_url, redis_url
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+
+
+def migrate(database_url: str) -> None:
+    from reliability import db, migrations
+
+    db.configure(db.PoolSettings(dsn=database_url, size=1, max_overflow=1))
+    try:
+        migrations.upgrade()
+    finally:
+        db.dispose_pool()
+
+
+Response = tuple[int, http.client.HTTPMessage, bytes]
+
+
+class Server:
+    """One gunicorn with the project's settings file, on a free port.
+
+    ``path`` is what the load generator asks for, with the extra request
+    ``headers`` (a session cookie) and, when ``expect`` is set, a check that
+    every answer holds those bytes."""
+
+    def __init__(self, name: str, app: str, path: str, env: dict[str, str], log_dir: Path):
+        self.name, self.app, self.path = name, app, path
+        self.headers: dict[str, str] = {}
+        self.expect: bytes | None = None
+        self.port = free_port()
+        self.log_path = log_dir / f"{name}.log"
+        env = {**env, "GUNICORN_BIND": f"{HOST}:{self.port}"}
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
+                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+            )
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
+        conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            return response.status, response.headers, response.read()
+        finally:
+            conn.close()
+
+    def get(self, path: str | None = None) -> Response:
+        return self.request("GET", path or self.path, headers=self.headers)
+
+    def wait_until_ready(self, timeout_s: float = 90, path: str | None = None) -> Response:
+        """Polls ``path`` (default: the measured one) until it answers 200."""
+        path = path or self.path
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"{self.name}: gunicorn exited with {self.process.returncode}\n{self.log_tail()}")
+            try:
+                response = self.get(path)
+                if response[0] == 200:
+                    return response
+            except OSError:
+                pass
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name}: GET {path} did not answer 200 in {timeout_s} s\n{self.log_tail()}")
+
+    def check_alive(self) -> None:
+        if self.process.poll() is not None:
+            raise RuntimeError(f"{self.name}: gunicorn exited with {self.process.returncode}\n{self.log_tail()}")
+
+    def cpu_seconds(self) -> float:
+        """CPU used so far by gunicorn and its workers, recycled ones too
+        (the master reaps them, so their time lands in its children's)."""
+        master = psutil.Process(self.process.pid)
+        times = master.cpu_times()
+        total = times.user + times.system + times.children_user + times.children_system
+        for worker in master.children():
+            try:
+                worker_times = worker.cpu_times()
+                total += worker_times.user + worker_times.system
+            except psutil.NoSuchProcess:
+                pass  # reaped between the two calls: counted next time
+        return total
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()  # gunicorn: graceful stop of the workers
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def server_env(database_url: str, redis_url: str, tmp: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("GUNICORN_BIND", "HOST", "PORT")}
+    env.update(
+        ENVIRONMENT="development",
+        SECRET_KEY=secrets.token_urlsafe(48),
+        ASSETS_FROM_CDN="false",
+        DATABASE_URL=database_url,
+        REDIS_URL=redis_url,
+        INSTANCE_DIR=str(tmp / "instance"),
+        DEFAULT_RATE_LIMIT=RATE_LIMIT_FOR_BENCH,
+    )
+    return env
+
+
+def gunicorn_settings(env: dict[str, str]) -> str:
+    saved = dict(os.environ)
+    os.environ.update(env)
+    try:
+        conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    keys = ("workers", "threads", "worker_class", "keepalive", "max_requests", "loglevel")
+    return " ".join(f"{k}={conf[k]}" for k in keys)
+
+
+def describe(name: str, result: Result, server_cpu_s: float) -> str:
+    errors = ", ".join(f"{k}: {v}" for k, v in sorted(result.errors.items())) or "none"
+    per_answer = f"{server_cpu_s / result.ok * 1000:.2f} ms" if result.ok else "-"
+    return (
+        f"{name}: {result.rps:.1f} rps ({result.ok} answers in {result.seconds:.0f} s, errors {errors}, "
+        f"reconnects {result.reconnects}; server CPU {per_answer} per answer, "
+        f"client CPU {result.client_cpu_s / result.seconds:.2f} cores)"
+    )
+
+
+def measure(servers: list[Server], args, *, strict: bool = False) -> dict[str, list[Result]]:
+    """Warm every server up, then ``args.rounds`` measurements of each,
+    alternating; returns each server's measured results in order. With
+    ``strict``, any error (a status other than 200, an answer without the
+    expected bytes, a failed connection) stops the benchmark."""
+    load = {"processes": args.processes, "connections": args.connections}
+
+    def run(server: Server, seconds: float) -> Result:
+        result = run_load(HOST, server.port, server.path, seconds=seconds, headers=server.headers,
+                          expect=server.expect, **load)
+        if strict and result.errors:
+            raise RuntimeError(f"{server.name}: GET {server.path} failed under load: {dict(result.errors)}\n"
+                               f"{server.log_tail()}")
+        return result
+
+    for server in servers:
+        run(server, args.warmup)
+    results: dict[str, list[Result]] = {server.name: [] for server in servers}
+    for round_no in range(args.rounds):
+        # A B, then B A, ...: a machine that slows down or speeds up during
+        # the run hits both sides alike.
+        for server in servers if round_no % 2 == 0 else list(reversed(servers)):
+            cpu_before = server.cpu_seconds()
+            result = run(server, args.seconds)
+            # Server CPU per answer barely moves when other programs load the
+            # machine, unlike rps: it tells noise from a real change. (It
+            # includes the seconds spent spawning clients, so a bit high.)
+            say(f"round {round_no + 1} {describe(server.name, result, server.cpu_seconds() - cpu_before)}")
+            server.check_alive()
+            results[server.name].append(result)
+    return results
+
+
+def load_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    """The load options every page-against-hello benchmark takes."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--seconds", type=float, default=8.0, help="length of one measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements of each side, alternating")
+    parser.add_argument("--warmup", type=float, default=3.0, help="load on each side before measuring")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--connections", type=int, default=8, help="keep-alive connections per client process")
+    return parser
