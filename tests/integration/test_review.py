@@ -221,6 +221,19 @@ def test_an_invalid_edit_is_refused_and_the_saved_draft_kept(review):
     assert _row(review) == before
 
 
+def test_a_video_removed_from_youtube_cannot_be_changed(review):
+    query(review["url"], "UPDATE videos SET removed_at = now() WHERE id = %s RETURNING id", (review["video"]["id"],))
+    before = _row(review)
+    refused = _post(review["owner"], f"{review['base']}/decide",
+                    {"action": "apply", "title_index": "custom", "title": "A title for a video that is gone"},
+                    headers={"HX-Request": "true"})
+    assert refused.status_code == 409
+    assert "removed from YouTube" in refused.get_json()["error"]["message"]
+    assert _row(review) == before
+    page = review["owner"].get(review["base"]).get_data(as_text=True)
+    assert "Apply to YouTube" not in page  # no editor is offered either
+
+
 # -- roles -------------------------------------------------------------------------
 
 

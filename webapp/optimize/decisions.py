@@ -111,6 +111,8 @@ def check_draft(draft: Draft) -> None:
 
 def save(suggestion: dict[str, Any], draft: Draft, user, *, accept: bool) -> None:
     """Store the edited draft; with ``accept`` the suggestion is also accepted."""
+    if suggestion["removed_at"] is not None:
+        raise Conflict("This video was removed from YouTube, so it cannot be changed.")
     check_draft(draft)
     with transaction() as cur:
         cur.execute(
