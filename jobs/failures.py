@@ -6,7 +6,8 @@ retry fails too, nothing else would ever touch its row: a sync would show
 later one), a suggestion would stay 'applying', a run 'running'. These
 failure callbacks run in the worker on every failure and act only on the
 last one, leaving a reason the page shows next to its retry button.
-Callbacks get RQ's (job, connection, type, value, traceback).
+Callbacks get RQ's (job, connection, type, value, traceback). RQ skips
+them when a work horse is killed; jobs/worker.py calls them then.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ def sync_gave_up(job, connection, exc_type, exc_value, traceback) -> None:
         cur.execute(
             """UPDATE sync_runs SET status = 'failed', finished_at = now(),
                       error = %s WHERE id = %s AND status IN ('queued', 'running')""",
-            (f"YouTube kept failing after several attempts ({_reason(exc_type, exc_value)}). "
+            (f"The sync stopped after several attempts ({_reason(exc_type, exc_value)}). "
              "Press Sync now to try again; it resumes where it stopped.", job.args[0]),
         )
 
@@ -48,7 +49,7 @@ def apply_gave_up(job, connection, exc_type, exc_value, traceback) -> None:
         cur.execute(
             """UPDATE suggestions SET status = 'failed', updated_at = now(),
                       apply_error = %s WHERE id = %s AND status = 'applying'""",
-            (f"YouTube kept failing after several attempts ({_reason(exc_type, exc_value)}). "
+            (f"The change could not be applied after several attempts ({_reason(exc_type, exc_value)}). "
              "Nothing is lost: try again later; a change that did reach YouTube is recognised, not written twice.",
              job.args[0]),
         )

@@ -8,6 +8,7 @@ that process, so no connection crosses the fork.
 from __future__ import annotations
 
 import argparse
+import logging
 
 from rq import Queue, Worker
 
@@ -32,7 +33,26 @@ def main(argv: list[str] | None = None) -> None:
     _preload_jobs()
     connection = rq_connection(settings["REDIS_URL"])
     queues = [Queue(name, connection=connection) for name in QUEUES]
-    Worker(queues, connection=connection).work(with_scheduler=True, burst=args.burst)
+    Worker(queues, connection=connection, work_horse_killed_handler=failure_callback_of_killed_horse).work(
+        with_scheduler=True, burst=args.burst)
+
+
+class WorkHorseKilled(Exception):
+    """The job's work horse died (killed, out of memory) before it finished."""
+
+
+def failure_callback_of_killed_horse(job, retpid: int, ret_val: int, rusage) -> None:
+    """RQ does not run a job's on_failure callback when its work horse is
+    killed; on the last attempt that callback is what tells the job's row it
+    failed (jobs/failures.py), so run it here."""
+    callback = job.failure_callback
+    if callback is None or job.retries_left:
+        return
+    error = WorkHorseKilled(f"the work horse ended with status {ret_val}")
+    try:
+        callback(job, job.connection, WorkHorseKilled, error, None)
+    except Exception:  # the worker itself must go on
+        logging.getLogger(__name__).exception("failure callback of a killed work horse failed", extra={"job_id": job.id})
 
 
 if __name__ == "__main__":

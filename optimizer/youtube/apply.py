@@ -72,10 +72,13 @@ def apply_suggestion(suggestion_id: int, *, client_for: Callable[[int], YouTubeC
 
 
 def _claim(suggestion_id: int) -> dict[str, Any] | None:
+    # Only 'applying' (queued by the web): an 'accepted' suggestion waits for
+    # the creator's Apply, and one given back after a failed enqueue must not
+    # be written by a job that did get queued.
     with transaction() as cur:
         cur.execute(
             """UPDATE suggestions SET status = 'applying', apply_error = NULL, updated_at = now()
-               WHERE id = %s AND status IN ('accepted', 'applying')
+               WHERE id = %s AND status = 'applying'
                RETURNING id, video_id, base_version_id, decided_by, engine, titles, chosen_title, description, tags,
                          approved_title, approved_description, approved_tags""",
             (suggestion_id,),

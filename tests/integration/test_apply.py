@@ -19,7 +19,7 @@ def _one(config, sql, params=()):
 
 @pytest.fixture
 def connected_video(app, fake_google):
-    """A synced video of a channel at the fake, with a pending suggestion."""
+    """A synced video of a channel at the fake, with a suggestion queued for the apply job."""
     channel = fake_google.world.add_channel("alice", "Alice Bakes", n_videos=1)
     yt = fake_google.world.uploads(channel.id)[0]
     fake_google.world.update_video(yt.id, tags=["bread", "baking tips"], category_id="26",
@@ -43,7 +43,7 @@ def connected_video(app, fake_google):
         run = cur.fetchone()["id"]
         cur.execute("""INSERT INTO suggestions (run_id, video_id, base_version_id, status, engine, prompt_version, titles,
                                                 description, tags, cache_key, approved_title, decided_by)
-                       VALUES (%s, %s, %s, 'accepted', 'heuristic', 'p', %s, 'A better description', %s, 'c', %s, %s)
+                       VALUES (%s, %s, %s, 'applying', 'heuristic', 'p', %s, 'A better description', %s, 'c', %s, %s)
                        RETURNING id""",
                     (run, video, base, psycopg2.extras.Json([{"title": "New Title", "rationale": "r"}] * 3),
                      ["bread", "baking tips", "sourdough"], "New Title", user))

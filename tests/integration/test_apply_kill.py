@@ -62,9 +62,9 @@ def _synced_video(creator, fake, config) -> tuple[str, int]:
     return video.id, video_pk
 
 
-def _accepted_suggestion(video_pk: int) -> int:
-    """A suggestion made from the synced version and accepted by the creator,
-    as the review page leaves it before it enqueues the apply job."""
+def _accepted_suggestion(video_pk: int, status: str = "accepted") -> int:
+    """A suggestion made from the synced version and accepted by the creator;
+    with status 'applying', as the Apply button leaves it when it enqueues the job."""
     with transaction() as cur:
         cur.execute("SELECT id FROM users WHERE email = 'creator@example.com'")
         user = cur.fetchone()["id"]
@@ -78,9 +78,9 @@ def _accepted_suggestion(video_pk: int) -> int:
         cur.execute("""INSERT INTO suggestions (run_id, video_id, base_version_id, status, engine, prompt_version, titles,
                                                 description, tags, cache_key, approved_title, approved_description,
                                                 approved_tags, decided_by, decided_at)
-                       VALUES (%s, %s, %s, 'accepted', 'heuristic', 'p', %s, %s, %s, 'c', %s, %s, %s, %s, now())
+                       VALUES (%s, %s, %s, %s, 'heuristic', 'p', %s, %s, %s, 'c', %s, %s, %s, %s, now())
                        RETURNING id""",
-                    (run, video_pk, base["id"], titles, APPROVED["description"], APPROVED["tags"], APPROVED["title"],
+                    (run, video_pk, base["id"], status, titles, APPROVED["description"], APPROVED["tags"], APPROVED["title"],
                      APPROVED["description"], APPROVED["tags"], user))
         return cur.fetchone()["id"]
 
@@ -91,7 +91,7 @@ def test_a_worker_killed_after_the_youtube_write_leaves_one_write_and_whole_hist
     yt_id, video_pk = _synced_video(creator, fake_google, yt_config)
     live_before = fake_google.world.video(yt_id)
     before = (live_before.title, live_before.description, list(live_before.tags))
-    suggestion = _accepted_suggestion(video_pk)
+    suggestion = _accepted_suggestion(video_pk, "applying")
     connection = redis.Redis.from_url(yt_config["REDIS_URL"])
     job = enqueue_apply(connection, suggestion)
     hang = fake_google.faults.hang("videos.update", timeout_s=60)

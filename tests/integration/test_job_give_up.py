@@ -11,11 +11,14 @@ itself sees after the earlier retries; our code is not patched.
 
 from __future__ import annotations
 
+import psutil
 import redis
 from rq.job import Job
 
+from jobs.enqueue import enqueue_apply
 from tests.fakes.google import fake_google_fixture
 from tests.helpers import csrf_from
+from tests.integration.optimize_helpers import start_worker, stop_process
 from tests.integration.test_apply_kill import _accepted_suggestion, _synced_video
 from tests.integration.youtube_helpers import channel_pk, page_text, query, run_worker_burst, start_sync
 
@@ -43,10 +46,10 @@ def test_an_apply_that_keeps_failing_ends_failed_with_a_retry_that_works(creator
 
     assert run_worker_burst(yt_config).returncode == 0
     [(status, error)] = query(yt_config, "SELECT status, apply_error FROM suggestions WHERE id = %s", (suggestion,))
-    assert status == "failed" and "kept failing after several attempts (backendError)" in error
+    assert status == "failed" and "could not be applied after several attempts (backendError)" in error
     assert fake_google.requests_to("/videos", "PUT") == []
     page = creator.get(f"/channels/{channel_id}/suggestions/{suggestion}").get_data(as_text=True)
-    assert "kept failing after several attempts" in page and "You can try again below." in page
+    assert "could not be applied after several attempts" in page and "You can try again below." in page
     assert "Apply to YouTube" in page
     assert 'hx-trigger="load delay:1s"' not in page  # the page stops polling
 
@@ -78,3 +81,30 @@ def test_a_sync_that_keeps_failing_ends_failed_and_does_not_block_the_next(creat
     assert run_worker_burst(yt_config).returncode == 0
     assert query(yt_config, "SELECT status FROM sync_runs ORDER BY id DESC LIMIT 1") == [("succeeded",)]
     assert channel_pk(yt_config, query(yt_config, "SELECT youtube_channel_id FROM channels")[0][0]) == channel_id
+
+
+def test_a_work_horse_killed_on_the_last_attempt_leaves_the_suggestion_failed(creator, fake_google, yt_config, tmp_path):
+    """RQ runs no failure callback when a work horse dies (killed, out of
+    memory); the worker does, so the page does not say "Applying…" forever."""
+    _, video_pk = _synced_video(creator, fake_google, yt_config)
+    suggestion = _accepted_suggestion(video_pk, "applying")
+    connection = redis.Redis.from_url(yt_config["REDIS_URL"])
+    enqueue_apply(connection, suggestion)
+    connection.close()
+    _last_attempt(yt_config, f"apply-suggestion-{suggestion}")
+    hang = fake_google.faults.hang("videos.update", timeout_s=60)
+    with open(tmp_path / "worker.log", "w") as log:
+        worker = start_worker(yt_config, burst=True, log=log)
+        try:
+            assert hang.wait_reached(60), "the worker never reached videos.update"
+            horses = psutil.Process(worker.pid).children()
+            assert horses, "no work horse"
+            for horse in horses:  # a burst worker runs no scheduler process: its one child is the horse
+                horse.kill()
+            hang.release()
+            assert worker.wait(60) == 0  # the worker itself carries on and finishes its burst
+        finally:
+            hang.release()
+            stop_process(worker)
+    [(status, error)] = query(yt_config, "SELECT status, apply_error FROM suggestions WHERE id = %s", (suggestion,))
+    assert status == "failed" and "after several attempts (WorkHorseKilled)" in error

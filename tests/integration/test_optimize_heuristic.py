@@ -87,3 +87,13 @@ def test_an_unknown_run_or_sync_is_a_clear_404(client, demo):
     assert client.get(f"/channels/{demo}/runs/999999").status_code == 404
     htmx = client.get(f"/channels/{demo}/syncs/999999", headers={"HX-Request": "true"})
     assert htmx.status_code == 404 and htmx.get_json()["error"]["message"] == "No such sync."
+
+
+@pytest.mark.parametrize("bad_id", ["²", "9" * 5000, "-1"])
+def test_a_malformed_video_id_is_a_clear_error(client, app_config, demo, bad_id):
+    token, key, _ = _form(client, demo)
+    refused = client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": [bad_id]},
+                          headers={"HX-Request": "true"})
+    assert refused.status_code == 400
+    assert "malformed" in refused.get_json()["error"]["message"]
+    assert query(app_config, "SELECT count(*) FROM optimization_runs") == [(0,)]

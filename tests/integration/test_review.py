@@ -128,6 +128,30 @@ def test_a_pasted_novel_of_tags_is_a_clear_error_not_a_crash(review):
     assert _row(review) == before
 
 
+def test_a_pasted_transcript_as_description_is_a_clear_error_not_a_slow_diff(review):
+    before = _row(review)
+    transcript = "and then we stir the sauce " * 1000  # 27,000 characters
+    preview = _post(review["owner"], f"{review['base']}/preview", {"description": transcript})
+    assert preview.status_code == 200
+    assert "far more text than YouTube accepts" in html.unescape(preview.get_data(as_text=True))
+    assert _row(review) == before
+
+
+def test_enter_in_the_title_box_saves_instead_of_applying(review):
+    """A browser submits a form on Enter with its first submit button."""
+    page = review["owner"].get(review["base"]).get_data(as_text=True)
+    form = re.search(r'<form[^>]*class="review-form".*?</form>', page, re.S).group(0)
+    first_button = re.search(r"<button[^>]*>", form).group(0)
+    assert 'value="save"' in first_button
+
+
+def test_a_next_with_a_line_break_falls_back_to_the_suggestion_page(review):
+    response = _post(review["owner"], f"{review['base']}/decide",
+                     {"action": "save", "next": f"/channels/{review['channel_id']}\r\nX-Evil: 1"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(review["base"]) and "X-Evil" not in response.headers
+
+
 # -- save, accept, apply ------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from jobs.enqueue import enqueue_optimization
 from reliability import audit
 from reliability.db import transaction
-from reliability.errors import AppError, Conflict, NotFound
+from reliability.errors import AppError, Conflict, NotFound, ServiceUnavailable
 from webapp.channels.access import require_channel
 from webapp.htmx import is_htmx
 from webapp.optimize import decisions, store
@@ -74,6 +74,8 @@ def apply_accepted(channel_id: int, run_id: int):
         if not ids:
             raise Conflict("No accepted suggestions to apply. Accept some first.")
         sent = decisions.send_to_apply(channel, ids, current_user, get_redis(), current_app.config["YOUTUBE_DAILY_QUOTA"])
+        if not sent:
+            raise Conflict("None of the accepted suggestions can be applied (their videos were removed from YouTube).")
     except AppError as exc:
         if is_htmx():
             raise
@@ -88,7 +90,26 @@ def apply_accepted(channel_id: int, run_id: int):
 def retry_run(channel_id: int, run_id: int):
     """The videos that failed go back to the queue; finished ones are kept."""
     require_channel(channel_id, "editor")
-    _run_or_404(channel_id, run_id)
+    run = _run_or_404(channel_id, run_id)
+    try:
+        store.check_user_limits(current_user.id, 0, current_app.config)  # a retry spends tokens too
+        if not _requeue_failed(run_id, channel_id):
+            raise Conflict("This optimization has nothing to retry.")
+        try:
+            enqueue_optimization(get_redis(), run_id)
+        except Exception as exc:  # Redis down: the run must not wait for a job that was never queued
+            _back_to(run_id, run["status"])
+            raise ServiceUnavailable("The job queue is unavailable. Try again shortly.") from exc
+    except AppError as exc:
+        if is_htmx():
+            raise
+        flash(exc.message, "error")
+        return _to_run(channel_id, run_id)
+    flash("Trying the failed videos again.", "info")
+    return _to_run(channel_id, run_id)
+
+
+def _requeue_failed(run_id: int, channel_id: int) -> bool:
     with transaction() as cur:
         cur.execute(
             """UPDATE optimization_runs SET status = 'queued', finished_at = NULL
@@ -96,12 +117,17 @@ def retry_run(channel_id: int, run_id: int):
             (run_id,),
         )
         if cur.fetchone() is None:
-            flash("This optimization has nothing to retry.", "warning")
-            return _to_run(channel_id, run_id)
+            return False
         cur.execute("UPDATE optimization_run_videos SET status = 'pending', error = NULL WHERE run_id = %s AND status = 'failed'",
                     (run_id,))
         audit.record(cur, "optimization.retried", actor_id=current_user.id, actor_email=current_user.email,
                      target_type="channel", target_id=channel_id, details={"run_id": run_id, "videos": cur.rowcount})
-    enqueue_optimization(get_redis(), run_id)
-    flash("Trying the failed videos again.", "info")
-    return _to_run(channel_id, run_id)
+        return True
+
+
+def _back_to(run_id: int, status: str) -> None:
+    with transaction() as cur:
+        cur.execute("UPDATE optimization_runs SET status = %s, finished_at = now() WHERE id = %s AND status = 'queued'",
+                    (status, run_id))
+        cur.execute("""UPDATE optimization_run_videos SET status = 'failed', error = 'Not queued: the job queue was unreachable.'
+                       WHERE run_id = %s AND status = 'pending'""", (run_id,))

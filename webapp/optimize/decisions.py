@@ -30,7 +30,11 @@ from reliability.errors import Conflict, ServiceUnavailable, ValidationError
 # Apply reads the live snippet (videos.list) before it writes it (videos.update).
 APPLY_UNITS = quota.COSTS["videos.list"] + quota.COSTS["videos.update"]
 OPEN = ("pending", "accepted", "failed")
-MAX_TAGS_INPUT = 20_000  # far above YouTube's 500: refuse pasted novels before splitting them
+# Far above YouTube's limits (500 tag characters, 5,000 description bytes,
+# 100 title characters): refuse pasted novels before splitting and diffing them.
+MAX_TAGS_INPUT = 20_000
+MAX_DESCRIPTION_INPUT = 20_000
+MAX_TITLE_INPUT = 1_000
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,9 @@ def draft_from_form(form, suggestion: dict[str, Any]) -> Draft:
     else:
         raise ValidationError("Choose one of the suggested titles or write your own.")
     description = form.get("description", saved.description).replace("\r\n", "\n")
+    if len(description) > MAX_DESCRIPTION_INPUT or len(form.get("title", "")) > MAX_TITLE_INPUT:
+        raise ValidationError("That is far more text than YouTube accepts (a title of 100 characters, "
+                              "a description of 5,000 bytes).", code="youtube_limits")
     raw_tags = form.get("tags")
     if raw_tags is not None and len(raw_tags) > MAX_TAGS_INPUT:
         raise ValidationError("That is far more tag text than YouTube accepts (500 characters).", code="youtube_limits")
@@ -121,7 +128,7 @@ def save(suggestion: dict[str, Any], draft: Draft, user, *, accept: bool) -> Non
                       status = CASE WHEN %s THEN 'accepted' ELSE status END,
                       decided_by = CASE WHEN %s THEN %s ELSE decided_by END,
                       decided_at = CASE WHEN %s THEN now() ELSE decided_at END
-               WHERE id = %s AND status IN %s RETURNING id""",
+               WHERE id = %s AND status IN %s AND conflict IS NULL RETURNING id""",
             (draft.title_index, draft.title, draft.description, draft.tags, accept, accept, user.id, accept,
              suggestion["id"], OPEN),
         )
@@ -138,7 +145,9 @@ def accept_pending(run_id: int, user, suggestion_ids: list[int] | None = None) -
 
 
 def reject(run_id: int, user, suggestion_ids: list[int] | None = None) -> int:
-    return _move(run_id, user, OPEN, "rejected", "suggestion.rejected", suggestion_ids)
+    """Reject the given suggestions (any still open), or every undecided one of the run."""
+    states = OPEN if suggestion_ids is not None else ("pending", "accepted")
+    return _move(run_id, user, states, "rejected", "suggestion.rejected", suggestion_ids)
 
 
 def _move(run_id: int, user, from_states: tuple[str, ...], to_state: str, action: str,
@@ -147,8 +156,9 @@ def _move(run_id: int, user, from_states: tuple[str, ...], to_state: str, action
         cur.execute(
             """UPDATE suggestions SET status = %s, decided_by = %s, decided_at = now(), updated_at = now()
                WHERE run_id = %s AND status IN %s AND (%s::bigint[] IS NULL OR id = ANY(%s::bigint[]))
+                 AND (%s = 'rejected' OR video_id IN (SELECT id FROM videos WHERE removed_at IS NULL))
                RETURNING id""",
-            (to_state, user.id, run_id, from_states, suggestion_ids, suggestion_ids),
+            (to_state, user.id, run_id, from_states, suggestion_ids, suggestion_ids, to_state),
         )
         moved = [row["id"] for row in cur.fetchall()]
         for suggestion_id in moved:
@@ -180,18 +190,23 @@ def send_to_apply(channel: dict[str, Any], suggestion_ids: list[int], user, redi
 
 
 def enqueue_applies(suggestion_ids: list[int], redis) -> None:
-    try:
-        for suggestion_id in suggestion_ids:
+    for done, suggestion_id in enumerate(suggestion_ids):
+        try:
             enqueue_apply(redis, suggestion_id)
-    except Exception as exc:  # Redis down: give the decision back instead of leaving it 'applying' forever
-        with transaction() as cur:
-            cur.execute(
-                """UPDATE suggestions SET status = 'accepted',
-                          apply_error = 'The job queue was unreachable; nothing was sent to YouTube. Try again.'
-                   WHERE id = ANY(%s) AND status = 'applying'""",
-                (suggestion_ids,),
-            )
-        raise ServiceUnavailable("The job queue is unavailable; nothing was sent to YouTube. Try again shortly.") from exc
+        except Exception as exc:  # Redis down: give back what was not queued instead of leaving it 'applying'
+            _not_queued(suggestion_ids[done:])
+            raise ServiceUnavailable("The job queue is unavailable; the changes not yet queued were not sent to "
+                                     "YouTube. Try again shortly.") from exc
+
+
+def _not_queued(suggestion_ids: list[int]) -> None:
+    with transaction() as cur:
+        cur.execute(
+            """UPDATE suggestions SET status = 'accepted',
+                      apply_error = 'The job queue was unreachable; nothing was sent to YouTube. Try again.'
+               WHERE id = ANY(%s) AND status = 'applying'""",
+            (suggestion_ids,),
+        )
 
 
 def keep_mine_over_youtube(suggestion: dict[str, Any], user) -> None:

@@ -9,6 +9,8 @@ self-refreshing state while a change is being applied.
 
 from __future__ import annotations
 
+import re
+
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
@@ -21,6 +23,8 @@ from webapp.optimize import decisions
 from webapp.redis_client import get_redis
 
 bp = Blueprint("review", __name__)
+
+_OUR_PAGE = re.compile(r"/channels/[0-9]+(/[A-Za-z0-9_-]+)*")  # where `next` may send the creator back to
 
 
 def review_context(channel: dict, suggestion: dict, draft: decisions.Draft | None = None) -> dict:
@@ -129,8 +133,9 @@ def resolve(channel_id: int, suggestion_id: int):
     try:
         if request.form.get("keep") == "mine":
             decisions.keep_mine_over_youtube(suggestion, current_user)
-            decisions.send_to_apply(channel, [suggestion_id], current_user, get_redis(),
-                                    current_app.config["YOUTUBE_DAILY_QUOTA"])
+            if not decisions.send_to_apply(channel, [suggestion_id], current_user, get_redis(),
+                                           current_app.config["YOUTUBE_DAILY_QUOTA"]):
+                raise Conflict("This video was removed from YouTube, so it cannot be changed.")
             flash("Applying your version over YouTube's. YouTube's version is kept in History.", "info")
         elif request.form.get("keep") == "youtube":
             decisions.reject(suggestion["run_id"], current_user, [suggestion_id])
@@ -148,6 +153,6 @@ def _back(channel_id: int, suggestion: dict):
     """Back where the creator came from: the run table, the video page or
     this suggestion (only our own paths are followed)."""
     target = request.form.get("next", "")
-    if not (target.startswith("/channels/") and "//" not in target and "\\" not in target):
+    if not _OUR_PAGE.fullmatch(target):
         target = url_for("review.show", channel_id=channel_id, suggestion_id=suggestion["id"])
     return redirect(target, 303)

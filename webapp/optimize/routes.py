@@ -25,7 +25,7 @@ def _video_ids() -> list[int]:
     raw = request.form.getlist("video_ids")
     ids = []
     for value in raw:
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit() and len(value) <= 18):  # "²".isdigit() is True too
             raise ValidationError("The list of videos was malformed. Reload the page and try again.")
         ids.append(int(value))
     ids = list(dict.fromkeys(ids))
