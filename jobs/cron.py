@@ -16,6 +16,7 @@ def build_scheduler(connection) -> CronScheduler:
     scheduler = CronScheduler(connection=connection)
     # 03:17 UTC: away from the top of the hour when everybody else's cron runs.
     scheduler.register(maintenance.prune_audit_log, "low", cron="17 3 * * *", job_timeout=600)
+    scheduler.register(maintenance.fail_stranded_applies, "low", cron="*/15 * * * *", job_timeout=300)
     return scheduler
 
 
