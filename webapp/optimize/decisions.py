@@ -167,15 +167,20 @@ def _move(run_id: int, user, from_states: tuple[str, ...], to_state: str, action
     return len(moved)
 
 
-def send_to_apply(channel: dict[str, Any], suggestion_ids: list[int], user, redis, daily_budget: int) -> list[int]:
+def send_to_apply(channel: dict[str, Any], suggestion_ids: list[int], user, redis, daily_budget: int,
+                  draft: Draft | None = None) -> list[int]:
     """Queue accepted suggestions for the apply job, the quota for all of them
-    checked up front (a batch is not half applied for want of units)."""
+    checked up front (a batch is not half applied for want of units). With
+    ``draft``, only if that is still what is saved: another tab saving a
+    different draft in between must not have its draft sent by this click."""
     with transaction() as cur:
         cur.execute(
             """SELECT s.id FROM suggestions s JOIN videos v ON v.id = s.video_id
                WHERE s.id = ANY(%s) AND s.status = 'accepted' AND v.channel_id = %s AND v.removed_at IS NULL
+                 AND (%s OR (s.approved_title, s.approved_description, s.approved_tags) = (%s, %s, %s::text[]))
                ORDER BY s.id FOR UPDATE OF s""",
-            (suggestion_ids, channel["id"]),
+            (suggestion_ids, channel["id"], draft is None, *(
+                (draft.title, draft.description, draft.tags) if draft else (None, None, []))),
         )
         ready = [row["id"] for row in cur.fetchall()]
         if ready and not channel["is_demo"]:

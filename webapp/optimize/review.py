@@ -92,7 +92,7 @@ def decide(channel_id: int, suggestion_id: int):
         draft = decisions.draft_from_form(request.form, suggestion)
         decisions.save(suggestion, draft, current_user, accept=action != "save")
         if action == "apply" and not decisions.send_to_apply(channel, [suggestion_id], current_user, get_redis(),
-                                                             current_app.config["YOUTUBE_DAILY_QUOTA"]):
+                                                             current_app.config["YOUTUBE_DAILY_QUOTA"], draft):
             raise Conflict("This suggestion was decided meanwhile (in another tab?). Reload the page.")
     except AppError as exc:
         if is_htmx():
