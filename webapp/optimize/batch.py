@@ -12,7 +12,7 @@ from reliability import audit
 from reliability.db import transaction
 from reliability.errors import AppError, Conflict, NotFound, ServiceUnavailable
 from webapp.channels.access import require_channel
-from webapp.htmx import is_htmx
+from webapp.htmx import refused
 from webapp.optimize import decisions, store
 from webapp.redis_client import get_redis
 
@@ -77,10 +77,7 @@ def apply_accepted(channel_id: int, run_id: int):
         if not sent:
             raise Conflict("None of the accepted suggestions can be applied (their videos were removed from YouTube).")
     except AppError as exc:
-        if is_htmx():
-            raise
-        flash(exc.message, "error")
-        return _to_run(channel_id, run_id)
+        return refused(exc, _to_run(channel_id, run_id))
     flash(f"Applying {_plural(len(sent), 'change')}. Each video's previous version is kept and can be restored.", "info")
     return _to_run(channel_id, run_id)
 
@@ -101,10 +98,7 @@ def retry_run(channel_id: int, run_id: int):
             _back_to(run_id, run["status"])
             raise ServiceUnavailable("The job queue is unavailable. Try again shortly.") from exc
     except AppError as exc:
-        if is_htmx():
-            raise
-        flash(exc.message, "error")
-        return _to_run(channel_id, run_id)
+        return refused(exc, _to_run(channel_id, run_id))
     flash("Trying the failed videos again.", "info")
     return _to_run(channel_id, run_id)
 

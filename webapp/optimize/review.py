@@ -18,7 +18,7 @@ from optimizer import limits
 from optimizer.diff import diff_version
 from reliability.errors import AppError, Conflict
 from webapp.channels.access import can, require_channel
-from webapp.htmx import is_htmx
+from webapp.htmx import is_htmx, refused
 from webapp.optimize import decisions
 from webapp.redis_client import get_redis
 
@@ -95,10 +95,7 @@ def decide(channel_id: int, suggestion_id: int):
                                                              current_app.config["YOUTUBE_DAILY_QUOTA"], draft):
             raise Conflict("This suggestion was decided meanwhile (in another tab?). Reload the page.")
     except AppError as exc:
-        if is_htmx():
-            raise
-        flash(exc.message, "error")
-        return _back(channel_id, suggestion)
+        return refused(exc, _back(channel_id, suggestion))
     flash({"save": "Your edits are saved.",
            "accept": "Accepted. Press Apply when you are ready to send it to YouTube.",
            "apply": "Applying the change. The previous version is kept and can be restored."}[action],
@@ -143,9 +140,7 @@ def resolve(channel_id: int, suggestion_id: int):
         else:
             raise Conflict("Choose which version to keep.")
     except AppError as exc:
-        if is_htmx():
-            raise
-        flash(exc.message, "error")
+        return refused(exc, _back(channel_id, suggestion))
     return _back(channel_id, suggestion)
 
 

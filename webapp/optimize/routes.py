@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import re
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from jobs.enqueue import enqueue_optimization
 from reliability.errors import AppError, NotFound, ValidationError
 from webapp.channels.access import can, require_channel
-from webapp.htmx import is_htmx
+from webapp.htmx import is_htmx, refused
 from webapp.optimize import store
 from webapp.optimize.decisions import APPLY_UNITS
 from webapp.redis_client import get_redis
@@ -69,10 +69,7 @@ def _start(channel_id: int, video_id: int | None):
         store.check_user_limits(current_user.id, len(video_ids), current_app.config)
         run, created = store.create_run(channel_id, current_user.id, key, video_ids)
     except AppError as exc:
-        if is_htmx():
-            raise
-        flash(exc.message, "error")
-        return redirect(url_for("channels.show", channel_id=channel_id)), 303
+        return refused(exc, redirect(url_for("channels.show", channel_id=channel_id), 303))
     if created:
         enqueue_optimization(get_redis(), run["id"])
     target = url_for("optimize.show_run", channel_id=channel["id"], run_id=run["id"])

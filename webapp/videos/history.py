@@ -13,7 +13,7 @@ from flask_login import current_user, login_required
 from optimizer.diff import diff_version
 from reliability.errors import AppError, Conflict
 from webapp.channels.access import require_channel
-from webapp.htmx import is_htmx
+from webapp.htmx import is_htmx, refused
 from webapp.optimize.decisions import enqueue_applies
 from webapp.redis_client import get_redis
 from webapp.videos import versions
@@ -57,10 +57,7 @@ def restore(channel_id: int, video_id: int, version_id: int):
         _check_restorable(video, version)
         suggestion_id = versions.create_restore(channel, video, version, current_user)
     except AppError as exc:
-        if is_htmx():
-            raise
-        flash(exc.message, "error")
-        return redirect(back, 303)
+        return refused(exc, redirect(back, 303))
     enqueue_applies([suggestion_id], get_redis())
     flash(f"Restoring version {version['number']}. What the video has now is kept and can be restored too.", "info")
     return redirect(back, 303)
