@@ -3,7 +3,7 @@ share: the services (DATABASE_URL / REDIS_URL, else embedded ones), gunicorn
 servers with the project's ``-c gunicorn.conf.py`` on free loopback ports,
 and the alternating measurement with ``bench/loadgen.py``.
 
-Used by ``bench/login_vs_hello.py`` and ``bench/channel_page.py``.
+Used by ``bench/login_vs_hello.py``, ``bench/channel_page.py`` and (the services) ``bench/sync_quota.py``.
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ Prints two figures:
 
 Set-up: ``tests.fakes.google.FakeGoogle`` on a local port with 20 ms latency
 on every API call, a channel of N videos (5,000 by default); PostgreSQL from
-DATABASE_URL (migrated, and the bench's rows deleted afterwards) or an
-embedded server in a temporary directory. The channel is connected by storing
+DATABASE_URL (migrated, and the bench's rows deleted afterwards) and Redis
+from REDIS_URL (the YouTube breaker's state), else embedded servers in a
+temporary directory (``bench.serving.services``). The channel is connected by storing
 tokens from the fake directly (``fake.oauth.issue_tokens`` +
 ``optimizer.youtube.tokens.store_tokens``), a ``sync_runs`` row is inserted,
 and ``optimizer.youtube.sync.run_sync`` runs in this process with the job's
@@ -60,13 +61,13 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.fernet import Fernet
 
+from bench.serving import services
 from jobs.sync import youtube_client_factory
 from optimizer.youtube.sync import run_sync
 from optimizer.youtube.tokens import store_tokens
@@ -89,24 +90,6 @@ def _say(line: str) -> None:
 
 def minimum_units(videos: int) -> int:
     return 1 + 2 * max(1, math.ceil(videos / 50))
-
-
-@contextmanager
-def _database(tmp: Path) -> Iterator[tuple[str, bool]]:
-    """(url, embedded): DATABASE_URL's database, or an embedded server."""
-    url = os.environ.get("DATABASE_URL")
-    if url:
-        _say("database: DATABASE_URL (the bench's rows are deleted afterwards)")
-        yield url, False
-        return
-    from reliability.embedded import start_postgres
-
-    url, stop = start_postgres(tmp / "postgres", database="yco_bench", delete_on_stop=True)
-    _say("database: embedded PostgreSQL in a temporary directory")
-    try:
-        yield url, True
-    finally:
-        stop()
 
 
 @dataclass
@@ -261,13 +244,16 @@ def main(argv: list[str] | None = None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="yco-bench-sync-"))
     try:
         with ExitStack() as stack:
-            database_url, embedded = stack.enter_context(_database(tmp))
+            # The job's client factory keeps the YouTube breaker in Redis, as in production.
+            database_url, redis_url = stack.enter_context(services(tmp))
+            embedded = not os.environ.get("DATABASE_URL")
             db.configure(db.PoolSettings(dsn=database_url, size=2, max_overflow=2))
             stack.callback(db.dispose_pool)
             migrations.upgrade()
             fake = stack.enter_context(FakeGoogle(latency_s=args.latency))
             settings = load_settings(environ={}, overrides={
-                **fake.settings(), "DATABASE_URL": database_url, "TOKEN_ENCRYPTION_KEY": [Fernet.generate_key().decode()]})
+                **fake.settings(), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
+                "TOKEN_ENCRYPTION_KEY": [Fernet.generate_key().decode()]})
             created: list[int] = []
             if not embedded:
                 stack.callback(_delete_bench_rows, created)
