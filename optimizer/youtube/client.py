@@ -106,7 +106,9 @@ class YouTubeClient:
             return []
         if len(ids) > MAX_IDS_PER_CALL:
             raise ValueError(f"videos.list takes at most {MAX_IDS_PER_CALL} ids")
-        return self._get("videos.list", "/videos", {"part": parts, "id": ",".join(ids), "maxResults": MAX_IDS_PER_CALL}).get("items", [])
+        # No maxResults: Google documents it as unsupported together with id
+        # (the number of ids already bounds the answer).
+        return self._get("videos.list", "/videos", {"part": parts, "id": ",".join(ids)}).get("items", [])
 
     def update_video_snippet(self, video_id: str, snippet: dict[str, Any]) -> dict[str, Any]:
         """videos.update replaces the whole snippet: pass every field as read."""

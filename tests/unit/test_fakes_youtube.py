@@ -252,6 +252,26 @@ def test_51_ids_are_refused_and_still_cost_a_unit(fake_google):
     assert fake_google.quota.used() == 1
 
 
+def test_max_results_with_ids_is_refused_as_google_documents(fake_google):
+    channel = fake_google.world.add_channel("user-1", n_videos=2)
+    token = fake_google.oauth.issue_tokens("user-1")["access_token"]
+    params = {"part": "snippet", "id": ",".join(channel.video_ids)}
+    response = _api(fake_google, token, "/videos", params={**params, "maxResults": 50})
+    assert response.status_code == 400 and _reason(response) == "incompatibleParameters"
+    error = response.json()["error"]
+    assert error["code"] == 400 and error["status"] == "INVALID_ARGUMENT" and "maxResults" in error["message"]
+    assert len(_api(fake_google, token, "/videos", params=params).json()["items"]) == 2
+
+
+def test_the_client_lists_videos_without_max_results(fake_google):
+    from optimizer.youtube.client import YouTubeClient
+
+    channel = fake_google.world.add_channel("user-1", n_videos=3)
+    token = fake_google.oauth.issue_tokens("user-1")["access_token"]
+    items = YouTubeClient(fake_google.youtube_base_url, lambda _force: token).videos(channel.video_ids)
+    assert sorted(item["id"] for item in items) == sorted(channel.video_ids)
+
+
 def test_others_private_videos_are_invisible(fake_google):
     world = fake_google.world
     theirs = world.add_channel("user-2", n_videos=2)

@@ -2,7 +2,7 @@
 
     GET /channels        part, mine=true | id= | forHandle=
     GET /playlistItems   part, playlistId=UU..., maxResults (0..50, default 5), pageToken
-    GET /videos          part, id=a,b,c (at most 50)
+    GET /videos          part, id=a,b,c (at most 50; maxResults with id is refused, as Google documents)
     PUT /videos          part=snippet, JSON {"id", "snippet"}: replaces the whole snippet
     GET /captions        part, videoId
     GET /captions/<id>   tfmt=srt|vtt|sbv: the file, owner only
@@ -156,6 +156,9 @@ def create_youtube_blueprint(fake) -> Blueprint:
         parts = res.parse_parts(request.args.get("part"), res.VIDEO_PARTS)
         if _only_one_filter(("id", "chart", "myRated")) != "id":
             raise errors.invalid_parameter("chart", "fake: only the id filter is supported")
+        if "maxResults" in request.args:
+            # Google: maxResults "is not supported for use in conjunction with the id parameter".
+            raise errors.incompatible("id, maxResults")
         ids = _id_list(request.args["id"])
         with world.lock:
             visible = [world.videos[i] for i in ids if i in world.videos and _may_see(world.videos[i], grant)]
