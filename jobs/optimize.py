@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 
 import redis
 
@@ -29,6 +30,11 @@ from reliability.semaphore import RedisSemaphore
 
 log = logging.getLogger(__name__)
 
+# The video this thread is optimizing: the engines are shared by the run's
+# threads, so their ledger callbacks learn the video from here. Each ledger
+# row then belongs to one video, and a run's total is the sum of its rows.
+_current_video: ContextVar[int | None] = ContextVar("optimizing_video", default=None)
+
 
 def run(run_id: int) -> str:
     settings = current_settings()
@@ -45,6 +51,7 @@ def run(run_id: int) -> str:
 
 
 def _one(ctx: RunContext, video_id: int, services: Services) -> None:
+    token = _current_video.set(video_id)
     try:
         optimize_video(ctx, video_id, services)
     except Exception as exc:  # one video's failure must not sink the batch
@@ -52,6 +59,8 @@ def _one(ctx: RunContext, video_id: int, services: Services) -> None:
         with transaction() as cur:
             cur.execute("UPDATE optimization_run_videos SET status = 'failed', error = %s WHERE run_id = %s AND video_id = %s",
                         (f"{type(exc).__name__}: this video could not be optimized; try it again.", ctx.run_id, video_id))
+    finally:
+        _current_video.reset(token)
 
 
 def _claim(run_id: int) -> RunContext | None:
@@ -151,19 +160,19 @@ def _ledger_claude(ctx: RunContext, call: ClaudeCall) -> None:
     with transaction() as cur:
         cur.execute(
             """INSERT INTO usage_ledger (service, model, outcome, input_tokens, output_tokens, cache_read_tokens,
-                                         cache_write_tokens, cost_usd, user_id, channel_id, run_id)
-               VALUES ('anthropic', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                                         cache_write_tokens, cost_usd, user_id, channel_id, run_id, video_id)
+               VALUES ('anthropic', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
             (call.model, call.outcome, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
-             cost_usd(call.model, u), ctx.user_id, ctx.channel["id"], ctx.run_id),
+             cost_usd(call.model, u), ctx.user_id, ctx.channel["id"], ctx.run_id, _current_video.get()),
         )
 
 
 def _ledger_serpapi(ctx: RunContext, engine: str, outcome: str) -> None:
     with transaction() as cur:
         cur.execute(
-            """INSERT INTO usage_ledger (service, model, outcome, cost_usd, user_id, channel_id, run_id)
-               VALUES ('serpapi', %s, %s, %s, %s, %s, %s)""",
-            (engine, outcome, SERPAPI_PER_SEARCH, ctx.user_id, ctx.channel["id"], ctx.run_id),
+            """INSERT INTO usage_ledger (service, model, outcome, cost_usd, user_id, channel_id, run_id, video_id)
+               VALUES ('serpapi', %s, %s, %s, %s, %s, %s, %s)""",
+            (engine, outcome, SERPAPI_PER_SEARCH, ctx.user_id, ctx.channel["id"], ctx.run_id, _current_video.get()),
         )
 
 

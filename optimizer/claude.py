@@ -103,16 +103,21 @@ class ClaudeEngine:
         # comes back after one request's timeout, not a whole fallback chain's.
         self._slots = slots
 
-    def suggest(self, prompt: Prompt) -> ClaudeAnswer:
-        """An answer that passes YouTube's limits, or AllModelsFailed."""
+    def suggest(self, prompt: Prompt, on_model: Callable[[str, int], None] | None = None) -> ClaudeAnswer:
+        """An answer that passes YouTube's limits, or AllModelsFailed (each
+        reason "model: outcome"). ``on_model(model, attempt)`` hears which
+        model is asked next (attempt 1 is the primary), for the run page."""
         reasons, calls = [], 0
-        for model in self.models:
+        for attempt, model in enumerate(self.models, 1):
+            if on_model is not None:
+                on_model(model, attempt)
             try:
                 answer, usage, used_calls = self._ask_with_repair(model, prompt)
                 return ClaudeAnswer(answer=answer, model=model, usage=usage, calls=calls + used_calls)
             except CircuitOpen as exc:
-                self._on_call(ClaudeCall(model, "breaker_open"))
-                raise AllModelsFailed([exc.message]) from None
+                # Refused here, never sent: not a call, so nothing for on_call (the usage ledger).
+                log.warning("claude not asked: breaker open", extra={"model": model, "reason": exc.message})
+                raise AllModelsFailed([f"{model}: breaker_open"]) from None
             except (anthropic.APIError, InvalidAnswer) as exc:
                 calls += 2 if isinstance(exc, InvalidAnswer) else 1
                 reasons.append(f"{model}: {outcome_of(exc) if isinstance(exc, anthropic.APIError) else 'invalid answer'}")

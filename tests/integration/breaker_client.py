@@ -6,7 +6,8 @@ a ``reliability.breaker.CircuitBreaker`` shared through Redis (REDIS_URL),
 with the breaker settings given on the command line, prints ``ready``, then
 makes one call per line read from stdin ("call"), printing one JSON line per
 call: the outcomes the engine reported for the usage ledger (``ok``,
-``overloaded``, ``client_error``, ``breaker_open``, ...). The test decides
+``overloaded``, ``client_error``, ...), and ``breaker_open`` when the breaker
+refused the call (never sent, so not in the ledger). The test decides
 exactly when each process calls by writing to its stdin, so several processes
 can call at the same moment without waiting for each other's start-up.
 """
@@ -58,8 +59,9 @@ def main() -> int:
         outcomes.clear()
         try:
             engine.suggest(prompt)
-        except AllModelsFailed:
-            pass
+        except AllModelsFailed as exc:
+            # A refusal is not a call (nothing reaches on_call); the engine says so in its reason.
+            outcomes += [r.rsplit(": ", 1)[-1] for r in exc.reasons if r.endswith(": breaker_open")]
         print(json.dumps({"pid": os.getpid(), "outcomes": outcomes}), flush=True)
     return 0
 

@@ -126,12 +126,14 @@ def test_when_every_model_fails_the_rule_based_engine_answers(site, config, fake
 
     suggestion = _suggestion(config, run_id)
     assert (suggestion["engine"], suggestion["model"]) == ("heuristic", None)
-    assert any(n.startswith("Claude could not answer") and "rule-based" in n for n in suggestion["notes"]), suggestion["notes"]
+    assert "Claude was busy (overloaded), then had a server error, so this is the rule-based suggestion." \
+        in suggestion["notes"], suggestion["notes"]
     assert limits.validate(suggestion["titles"][0]["title"], suggestion["description"], suggestion["tags"]) == []
     assert _ledger(config) == [(PRIMARY, "overloaded"), (FALLBACK, "server_error")]
     assert suggestion["cost_usd"] == 0
     page = _run_page(site, run_id)
-    assert "Rule-based" in page and "Claude could not answer" in page
+    assert "Rule-based" in page and "Claude was busy (overloaded), then had a server error" in page
+    assert "2 Claude calls failed ($0.0000), then rule-based" in page
 
 
 def test_malformed_answer_is_repaired_by_the_same_model(site, config, fake_anthropic):

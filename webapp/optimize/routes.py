@@ -85,8 +85,9 @@ def show_run(channel_id: int, run_id: int):
     run = store.get_run(channel_id, run_id)
     if run is None:
         raise NotFound("No such optimization.")  # the shared error handler: a page, or JSON for htmx
-    context = {"channel": channel, "run": run, "items": store.run_items(run_id), "can_edit": can(channel, "editor"),
-               "apply_units": APPLY_UNITS}
+    items = store.run_items(run_id)
+    context = {"channel": channel, "run": run, "items": items, "shared_notes": store.split_notes(items),
+               "can_edit": can(channel, "editor"), "apply_units": APPLY_UNITS}
     if is_htmx() and request.headers.get("HX-Target") == "run-progress":
         return render_template("optimize/_run_progress.html", **context)
     return render_template("optimize/run.html", **context)

@@ -7,6 +7,7 @@ from typing import Any
 
 from psycopg2.extras import execute_values
 
+from optimizer import run_progress
 from reliability import audit
 from reliability.db import transaction
 from reliability.errors import AppError, ValidationError
@@ -108,19 +109,49 @@ def get_run(channel_id: int, run_id: int) -> dict[str, Any] | None:
 
 
 def run_items(run_id: int) -> list[dict[str, Any]]:
-    """Each video of the run with its suggestion, if ready (one query)."""
+    """Each video of the run with its suggestion, if ready, its stage, and
+    what its calls cost from the usage ledger (one query): the ledger, not
+    the suggestion, so failed calls are counted and the rows add up to the
+    run's total."""
     with transaction() as cur:
         cur.execute(
             """SELECT v.id AS video_id, v.title AS current_title, v.thumbnail_url, rv.status, rv.error,
-                      s.id AS suggestion_id, s.titles, s.engine, s.model, s.cost_usd, s.notes, s.primary_keyword,
+                      rv.stage, rv.stage_model, extract(epoch FROM now() - rv.stage_changed_at) AS stage_seconds,
+                      s.id AS suggestion_id, s.titles, s.engine, s.model, s.notes, s.primary_keyword,
                       s.status AS suggestion_status, s.apply_error, s.chosen_title, s.approved_title,
-                      s.conflict IS NOT NULL AS has_conflict
+                      coalesce(s.approved_description, s.description) AS shown_description,
+                      coalesce(s.approved_tags, s.tags) AS shown_tags, base.title AS base_title,
+                      s.conflict IS NOT NULL AS has_conflict, paid.*
                FROM optimization_run_videos rv JOIN videos v ON v.id = rv.video_id
                LEFT JOIN suggestions s ON s.run_id = rv.run_id AND s.video_id = rv.video_id
+               LEFT JOIN metadata_versions base ON base.id = s.base_version_id
+               LEFT JOIN LATERAL (
+                   SELECT coalesce(sum(l.cost_usd), 0) AS cost_usd,
+                          count(*) FILTER (WHERE l.service = 'anthropic' AND l.outcome <> 'ok') AS failed_calls,
+                          coalesce(sum(l.cost_usd) FILTER (WHERE l.service = 'anthropic' AND l.outcome <> 'ok'), 0) AS failed_cost,
+                          count(*) FILTER (WHERE l.service = 'anthropic' AND l.outcome = 'ok') AS claude_calls,
+                          coalesce(sum(l.cost_usd) FILTER (WHERE l.service = 'anthropic' AND l.outcome = 'ok'), 0) AS claude_cost,
+                          count(*) FILTER (WHERE l.service = 'serpapi') AS research_calls,
+                          coalesce(sum(l.cost_usd) FILTER (WHERE l.service = 'serpapi'), 0) AS research_cost
+                   FROM usage_ledger l WHERE l.run_id = rv.run_id AND l.video_id = rv.video_id) paid ON true
                WHERE rv.run_id = %s ORDER BY rv.position""",
             (run_id,),
         )
-        return cur.fetchall()
+        items = cur.fetchall()
+    for item in items:
+        item["stage_label"] = run_progress.stage_label(item["stage"], item["stage_model"], item["stage_seconds"])
+        item["paid"] = run_progress.paid_words(item) if item["suggestion_id"] or item["cost_usd"] else ""
+    return items
+
+
+def split_notes(items: list[dict[str, Any]]) -> list[str]:
+    """The notes every suggestion of a batch shares, said once above the
+    table; each item's ``own_notes`` keeps only the rest."""
+    noted = [item["notes"] for item in items if item["suggestion_id"]]
+    shared = [n for n in noted[0] if all(n in notes for notes in noted[1:])] if len(noted) > 1 else []
+    for item in items:
+        item["own_notes"] = [n for n in (item["notes"] or []) if n not in shared]
+    return shared
 
 
 def usage_by_user() -> list[dict[str, Any]]:
