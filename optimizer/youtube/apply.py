@@ -26,6 +26,7 @@ from typing import Any
 from psycopg2.extras import Json
 
 from optimizer import seo
+from optimizer.youtube import gate
 from optimizer.youtube.client import YouTubeClient, YouTubeError
 from optimizer.youtube.mapping import content_hash
 from reliability import audit
@@ -49,6 +50,10 @@ def apply_suggestion(suggestion_id: int, *, client_for: Callable[[int], YouTubeC
     if work is None:
         return "skipped"
     approved = {"title": work["approved_title"], "description": work["approved_description"], "tags": work["approved_tags"]}
+    try:
+        gate.check_writable(approved["title"], approved["description"], approved["tags"])
+    except gate.WriteRefused as exc:
+        return _fail(work, exc.message)  # before the read: not one unit spent
     try:
         live = _read_live(work, client_for)
     except YouTubeError as exc:
@@ -86,9 +91,7 @@ def _claim(suggestion_id: int) -> dict[str, Any] | None:
         work = cur.fetchone()
         if work is None:
             return None
-        work["approved_title"] = work["approved_title"] or work["titles"][work["chosen_title"]]["title"]
-        work["approved_description"] = work["approved_description"] if work["approved_description"] is not None else work["description"]
-        work["approved_tags"] = list(work["approved_tags"] if work["approved_tags"] is not None else work["tags"])
+        work["approved_title"], work["approved_description"], work["approved_tags"] = gate.approved_metadata(work)
         cur.execute(
             """SELECT v.*, c.is_demo, c.id AS channel_pk FROM videos v JOIN channels c ON c.id = v.channel_id
                WHERE v.id = %s""",

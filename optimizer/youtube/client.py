@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from optimizer.youtube import gate
 from optimizer.youtube.quota import COSTS
 from reliability.breaker import CircuitBreaker
 
@@ -111,7 +112,9 @@ class YouTubeClient:
         return self._get("videos.list", "/videos", {"part": parts, "id": ",".join(ids)}).get("items", [])
 
     def update_video_snippet(self, video_id: str, snippet: dict[str, Any]) -> dict[str, Any]:
-        """videos.update replaces the whole snippet: pass every field as read."""
+        """videos.update replaces the whole snippet: pass every field as read.
+        Metadata YouTube would refuse (and charge for) is never sent."""
+        gate.check_writable(snippet.get("title") or "", snippet.get("description") or "", list(snippet.get("tags") or []))
         return self._request("videos.update", "PUT", "/videos", {"part": "snippet"}, {"id": video_id, "snippet": snippet})
 
     def caption_tracks(self, video_id: str) -> list[dict[str, Any]]:

@@ -22,7 +22,7 @@ from flask import abort
 
 from jobs.enqueue import enqueue_apply
 from optimizer import limits
-from optimizer.youtube import quota
+from optimizer.youtube import gate, quota
 from reliability import audit
 from reliability.db import transaction
 from reliability.errors import Conflict, ServiceUnavailable, ValidationError
@@ -175,14 +175,19 @@ def send_to_apply(channel: dict[str, Any], suggestion_ids: list[int], user, redi
     different draft in between must not have its draft sent by this click."""
     with transaction() as cur:
         cur.execute(
-            """SELECT s.id FROM suggestions s JOIN videos v ON v.id = s.video_id
+            """SELECT s.id, s.titles, s.chosen_title, s.description, s.tags, s.approved_title, s.approved_description,
+                      s.approved_tags, v.title AS video_title
+               FROM suggestions s JOIN videos v ON v.id = s.video_id
                WHERE s.id = ANY(%s) AND s.status = 'accepted' AND v.channel_id = %s AND v.removed_at IS NULL
                  AND (%s OR (s.approved_title, s.approved_description, s.approved_tags) = (%s, %s, %s::text[]))
                ORDER BY s.id FOR UPDATE OF s""",
             (suggestion_ids, channel["id"], draft is None, *(
                 (draft.title, draft.description, draft.tags) if draft else (None, None, []))),
         )
-        ready = [row["id"] for row in cur.fetchall()]
+        rows = cur.fetchall()
+        for row in rows:  # the whole batch is refused: none of it is half sent
+            gate.check_writable(*gate.approved_metadata(row), video=row["video_title"] if len(rows) > 1 else None)
+        ready = [row["id"] for row in rows]
         if ready and not channel["is_demo"]:
             quota.check_budget(cur, APPLY_UNITS * len(ready), daily_budget)
         cur.execute("""UPDATE suggestions SET status = 'applying', apply_error = NULL, updated_at = now()
@@ -218,6 +223,7 @@ def keep_mine_over_youtube(suggestion: dict[str, Any], user) -> None:
     """Resolve a conflict in favour of the creator's draft: the live version
     stored when the conflict was found becomes the new base, so the next
     apply writes over it (and that version stays in History)."""
+    gate.check_writable(*gate.approved_metadata(suggestion))  # before the conflict is cleared
     with transaction() as cur:
         cur.execute(
             """UPDATE suggestions SET base_version_id = prior_version_id, conflict = NULL, apply_error = NULL,

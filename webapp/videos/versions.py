@@ -15,7 +15,7 @@ from typing import Any
 from flask import abort, current_app
 from psycopg2.extras import Json
 
-from optimizer.youtube import quota
+from optimizer.youtube import gate, quota
 from reliability import audit
 from reliability.db import transaction
 
@@ -55,6 +55,9 @@ def get_version(video_id: int, version_id: int) -> dict[str, Any]:
 
 def create_restore(channel: dict, video: dict, version: dict, user) -> int:
     """A 'restore' suggestion for ``version``, queued for the apply job; returns its id."""
+    # An old version may hold what YouTube refuses (< or >, a title over 100 characters):
+    # refuse it here, before a unit is spent, rather than have YouTube refuse it later.
+    gate.check_writable(version["title"], version["description"], list(version["tags"]))
     with transaction() as cur:
         if not channel["is_demo"]:
             quota.check_budget(cur, RESTORE_UNITS, current_app.config["YOUTUBE_DAILY_QUOTA"])
