@@ -30,6 +30,8 @@ from reliability.semaphore import RedisSemaphore
 log = logging.getLogger(__name__)
 
 MAX_OUTPUT_TOKENS = 2500
+# A checked answer and the notes on what was mended in it.
+Checked = tuple[dict[str, Any], list[str]]
 
 
 @dataclass
@@ -45,6 +47,7 @@ class ClaudeAnswer:
     model: str
     usage: Usage
     calls: int
+    mended: list[str] = field(default_factory=list)  # what was fixed locally, for the review
 
 
 class AllModelsFailed(Exception):
@@ -112,8 +115,8 @@ class ClaudeEngine:
             if on_model is not None:
                 on_model(model, attempt)
             try:
-                answer, usage, used_calls = self._ask_with_repair(model, prompt)
-                return ClaudeAnswer(answer=answer, model=model, usage=usage, calls=calls + used_calls)
+                (answer, mended), usage, used_calls = self._ask_with_repair(model, prompt)
+                return ClaudeAnswer(answer=answer, model=model, usage=usage, calls=calls + used_calls, mended=mended)
             except CircuitOpen as exc:
                 # Refused here, never sent: not a call, so nothing for on_call (the usage ledger).
                 log.warning("claude not asked: breaker open", extra={"model": model, "reason": exc.message})
@@ -124,7 +127,7 @@ class ClaudeEngine:
                 log.warning("claude model failed", extra={"model": model, "reason": reasons[-1]})
         raise AllModelsFailed(reasons)
 
-    def _ask_with_repair(self, model: str, prompt: Prompt) -> tuple[dict[str, Any], Usage, int]:
+    def _ask_with_repair(self, model: str, prompt: Prompt) -> tuple[Checked, Usage, int]:
         messages = list(prompt.messages)
         try:
             answer, usage = self._ask(model, prompt.system, messages)
@@ -139,7 +142,7 @@ class ClaudeEngine:
             answer, usage = self._ask(model, prompt.system, messages)
             return answer, usage, 2
 
-    def _ask(self, model: str, system: list, messages: list) -> tuple[dict[str, Any], Usage]:
+    def _ask(self, model: str, system: list, messages: list) -> tuple[Checked, Usage]:
         with self._breaker.guard(), (self._slots.hold() if self._slots else nullcontext()):
             try:
                 response = self._client.messages.create(
@@ -168,13 +171,20 @@ def _usage(raw) -> Usage:
     )
 
 
-def check_answer(response) -> dict[str, Any]:
-    """The tool input, if it has the right shape and fits YouTube's limits."""
+def check_answer(response) -> Checked:
+    """The tool input, mended where a rule can fix it (see ``mend``), if it
+    has the right shape and then fits YouTube's limits; and what was mended.
+    What needs judgement (a title over 100 characters) raises InvalidAnswer,
+    so Claude is asked again."""
     block = next((b for b in response.content if getattr(b, "type", None) == "tool_use"), None)
     if block is None:
         raise InvalidAnswer(["no submit_optimization call"], None, None)
     answer = block.input if isinstance(block.input, dict) else {}
     problems = shape_problems(answer)
+    mended: list[str] = []
+    if not problems:
+        answer, mended = mend(answer)
+        problems = shape_problems(answer)  # nothing may be left empty by mending
     if not problems:
         title = answer["titles"][0]["title"]
         problems = [p.message for p in limits.validate(title, answer["description"], answer["tags"])]
@@ -182,7 +192,30 @@ def check_answer(response) -> dict[str, Any]:
                      for p in limits.validate(t["title"], "", [])]
     if problems:
         raise InvalidAnswer(problems, block.id, answer)
-    return answer
+    return answer, mended
+
+
+def mend(answer: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Fix locally what a rule can fix, instead of paying for a repair call:
+    whitespace, angle brackets and control characters go; repeated tags
+    (case-insensitively), empty and over-long tags go; the lowest-ranked
+    tags past YouTube's budget go; a description past 5,000 bytes is cut at
+    a paragraph. A title's length is left alone: shortening it well needs
+    judgement, so an over-long title still goes back to Claude."""
+    titles = [{**option, "title": limits.clean_line(option["title"])} for option in answer["titles"]]
+    description = limits.fit_description(answer["description"])
+    tags = limits.fit_tags([tag.strip() for tag in answer["tags"]])
+    mended = []
+    if [t["title"] for t in titles] != [t["title"] for t in answer["titles"]]:
+        mended.append("Removed characters YouTube refuses from the titles.")
+    if description != answer["description"].strip():
+        mended.append("Removed characters YouTube refuses from the description, or cut it to 5,000 bytes.")
+    if tags != answer["tags"]:
+        dropped = len(answer["tags"]) - len(tags)
+        mended.append(f"Tidied the tags: {dropped} repeated, empty or surplus tag{'s' if dropped != 1 else ''} "
+                      "removed to fit YouTube's rules." if dropped else "Tidied the tags to fit YouTube's rules.")
+    keyword = limits.clean_line(answer["primary_keyword"])
+    return {**answer, "titles": titles, "description": description, "tags": tags, "primary_keyword": keyword}, mended
 
 
 def shape_problems(answer: dict[str, Any]) -> list[str]:
