@@ -18,7 +18,7 @@ from typing import Any
 
 from psycopg2.extras import Json
 
-from optimizer import heuristic
+from optimizer import heuristic, screening
 from optimizer.claude import AllModelsFailed, ClaudeAnswer, ClaudeEngine
 from optimizer.pricing import Usage, cost_usd
 from optimizer.prompts import PROMPT_VERSION, ChannelContext, VideoInput, build
@@ -119,10 +119,11 @@ def _reuse(run_id: int, video_id: int, key: str) -> int | None:
         cur.execute(
             """INSERT INTO suggestions (run_id, video_id, base_version_id, engine, model, prompt_version, titles,
                                         description, tags, primary_keyword, chapters, rationale, keyword_evidence,
-                                        notes, cache_key)
+                                        notes, cache_key, removed)
                SELECT %s, video_id, base_version_id, engine, model, prompt_version, titles, description, tags,
                       primary_keyword, chapters, rationale, keyword_evidence,
-                      array_append(notes, 'Reused the answer for the same video version: no new call was made.'), cache_key
+                      array_append(notes, 'Reused the answer for the same video version: no new call was made.'), cache_key,
+                      removed
                FROM suggestions WHERE cache_key = %s AND video_id = %s AND engine = 'claude'
                ORDER BY id DESC LIMIT 1
                ON CONFLICT (run_id, video_id) DO NOTHING
@@ -162,21 +163,24 @@ def _store(ctx: RunContext, video: dict, key: str, evidence: Evidence, answer, n
     if isinstance(answer, ClaudeAnswer):
         data, engine, model, usage = answer.answer, "claude", answer.model, answer.usage
         cost = cost_usd(model, usage)
+        notes = [*notes, *answer.mended]
     else:
         data, engine, model, usage, cost = answer, "heuristic", None, Usage(), Decimal(0)
+    # Every engine's answer passes the one filter before it can be stored.
+    data, removed = screening.screen(data, title=video["title"] or "", description=video["description"] or "")
     rationale = {"description": data.get("description_rationale", ""), "tags": data.get("tags_rationale", "")}
     with transaction() as cur:
         cur.execute(
             """INSERT INTO suggestions (run_id, video_id, base_version_id, engine, model, prompt_version, titles,
                                         description, tags, primary_keyword, chapters, rationale, keyword_evidence,
                                         notes, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                                        cost_usd, cache_key)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+                                        cost_usd, cache_key, removed)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
                ON CONFLICT (run_id, video_id) DO NOTHING RETURNING id""",
             (ctx.run_id, video["id"], video["version_id"], engine, model, PROMPT_VERSION, Json(data["titles"]),
              data["description"], data["tags"], data.get("primary_keyword"), Json(data.get("chapters") or []),
              Json(rationale), Json(evidence.to_dict()), notes, usage.input_tokens, usage.output_tokens,
-             usage.cache_read_tokens, usage.cache_write_tokens, cost, key),
+             usage.cache_read_tokens, usage.cache_write_tokens, cost, key, Json(screening.removals_json(removed))),
         )
         row = cur.fetchone()
         _mark_done(cur, ctx.run_id, video["id"])
