@@ -11,14 +11,26 @@
     showToast.timer = window.setTimeout(function () { toast.hidden = true; }, 6000);
   }
 
-  // htmx does not swap error responses: show the JSON error's message instead.
-  document.addEventListener("htmx:responseError", function (event) {
-    var message = "Something went wrong. Please try again.";
+  // htmx swaps no error response (4xx, 5xx), so every refused htmx action
+  // shows its reason here: the JSON error's message (what the server sends
+  // htmx), or else the words of an HTML answer (an error page, a fragment
+  // from a proxy), read as text and never inserted as HTML.
+  var GENERIC = "Something went wrong. Please try again.";
+
+  function reasonOf(xhr) {
+    var text = xhr.responseText || "";
     try {
-      var body = JSON.parse(event.detail.xhr.responseText);
-      if (body && body.error && body.error.message) { message = body.error.message; }
-    } catch (ignored) { /* not JSON: keep the generic message */ }
-    showToast(message);
+      var body = JSON.parse(text);
+      return (body && body.error && body.error.message) || GENERIC;
+    } catch (notJson) { /* an HTML or plain-text answer */ }
+    var doc = new DOMParser().parseFromString(text, "text/html");
+    var part = doc.querySelector("[data-error-message], .error-page p, .flash-error, main") || doc.body;
+    var words = part ? part.textContent.replace(/\s+/g, " ").trim() : "";
+    return words ? words.slice(0, 300) : GENERIC;
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    showToast(reasonOf(event.detail.xhr));
   });
 
   // Review form: typing in "your own title" selects that choice; picking a

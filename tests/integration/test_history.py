@@ -92,6 +92,11 @@ def test_restoring_the_older_version_keeps_every_version(app_config, demo):
         == [{"version": str(demo["old"]["id"])}]
     section = _history_section(demo["owner"].get(demo["base"]).get_data(as_text=True))
     assert "Restore" in section and "owner@example.com" in section
+    # The restored version and the one it came from hold the same text; only the newest is "now".
+    rows = section.split("<tr>")[2:]  # after the header row: newest first
+    assert section.count("What the video has now") == 1 and "What the video has now" in rows[0]
+    assert "Same as now" in rows[-1] and "/restore" not in rows[-1]
+    assert "/restore" in rows[1]  # the version the creator restored away from can be restored
 
 
 def test_restoring_what_the_video_already_has_is_refused(app_config, demo):

@@ -334,6 +334,9 @@ def test_disconnect_revokes_at_google_and_forgets_the_tokens(creator, fake_googl
     page = page_text(creator.get(response.headers["Location"]))
     assert "Disconnected. Its videos and history stay here" in page
     assert ">Reconnect</button>" in page
+    # The creator pressed Disconnect: the page must not blame Google (it said "revoked or expired").
+    assert "This channel was disconnected from YouTube here" in page and "revoked or expired" not in page
+    assert "revoked or expired" not in page_text(creator.get(f"/channels/{channel_id}"))  # on every later visit too
 
 
 # -- key rotation ------------------------------------------------------------------------

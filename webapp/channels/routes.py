@@ -18,7 +18,7 @@ from webapp.channels import dashboard, store
 from webapp.channels.access import can, require_channel
 from webapp.channels.syncing import create_sync_run
 from webapp.extensions import limiter
-from webapp.htmx import is_htmx
+from webapp.htmx import is_htmx, refused
 from webapp.redis_client import get_redis
 
 bp = Blueprint("channels", __name__)
@@ -105,6 +105,7 @@ def show(channel_id: int):
     if is_htmx() and request.headers.get("HX-Target") == "video-table":
         return render_template("channels/_video_table.html", **context)
     context["sync"] = store.latest_sync(channel_id)
+    context["disconnected_by_creator"] = channel["status"] == "disconnected" and store.disconnected_by_creator(channel_id)
     context.update(summary=dashboard.summary(channel_id), attention=dashboard.needs_attention(channel_id),
                    attention_max=dashboard.ATTENTION_ROWS, quota_budget=current_app.config["YOUTUBE_DAILY_QUOTA"])
     return render_template("channels/show.html", **context)
@@ -117,10 +118,9 @@ def start_sync(channel_id: int):
     try:
         run = create_sync_run(channel)
     except AppError as exc:
-        if is_htmx():
-            return render_template("channels/_sync_status.html", channel=channel, sync=None, error=exc.message), exc.status
-        flash(exc.message, "error")
-        return redirect(url_for("channels.show", channel_id=channel_id))
+        # htmx swaps no error response: the refusal goes out as the shared JSON
+        # error, whose message the page shows (static/js/app.js).
+        return refused(exc, redirect(url_for("channels.show", channel_id=channel_id)))
     enqueue_sync(get_redis(), run["id"])
     if is_htmx():
         return render_template("channels/_sync_status.html", channel=channel, sync=run, error=None)

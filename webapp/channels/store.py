@@ -163,3 +163,17 @@ def remove_member(channel_id: int, user_id: int, *, actor_id: int, actor_email: 
             raise NotFound("That member cannot be removed.", code="member_not_found")
         audit.record(cur, "channel.member_removed", actor_id=actor_id, actor_email=actor_email,
                      target_type="channel", target_id=channel_id, details={"user_id": user_id})
+
+
+def disconnected_by_creator(channel_id: int) -> bool:
+    """Whether the channel's last disconnect was a member pressing Disconnect
+    (not Google refusing its token): the page words the two apart."""
+    with transaction() as cur:
+        cur.execute(
+            """SELECT details->>'reason' AS reason FROM audit_log
+               WHERE target_type = 'channel' AND target_id = %s AND action = 'channel.disconnected'
+               ORDER BY occurred_at DESC, id DESC LIMIT 1""",
+            (str(channel_id),),
+        )
+        row = cur.fetchone()
+    return bool(row) and row["reason"] == "user"

@@ -24,15 +24,24 @@ RESTORE_UNITS = quota.COSTS["videos.list"] + quota.COSTS["videos.update"]
 
 
 def list_versions(video_id: int) -> list[dict[str, Any]]:
-    """Every version, newest first, numbered from the oldest (1)."""
+    """Every version, newest first, numbered from the oldest (1). Only the
+    newest version equal to what the video has is ``is_current``; an older
+    one with the same content (the version a restore went back to) is
+    ``same_as_now``: after a restore both match, and History said "what the
+    video has now" twice."""
     with transaction() as cur:
         cur.execute(
-            """SELECT mv.id, mv.source, mv.title, mv.created_at, u.email AS author,
-                      row_number() OVER (ORDER BY mv.id) AS number,
-                      (mv.title, mv.description, mv.tags) = (v.title, v.description, v.tags) AS is_current
-               FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
-                    LEFT JOIN users u ON u.id = mv.created_by
-               WHERE mv.video_id = %s ORDER BY mv.id DESC""",
+            """SELECT id, source, title, created_at, author, number, matches AND id = newest_match AS is_current,
+                      matches AND id <> newest_match AS same_as_now
+               FROM (SELECT mv.id, mv.source, mv.title, mv.created_at, u.email AS author,
+                            row_number() OVER (ORDER BY mv.id) AS number, m.matches,
+                            max(mv.id) FILTER (WHERE m.matches) OVER () AS newest_match
+                     FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
+                          LEFT JOIN users u ON u.id = mv.created_by,
+                          LATERAL (SELECT (mv.title, mv.description, mv.tags) = (v.title, v.description, v.tags)
+                                          AS matches) m
+                     WHERE mv.video_id = %s) versions
+               ORDER BY id DESC""",
             (video_id,),
         )
         return cur.fetchall()
