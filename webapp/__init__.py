@@ -20,7 +20,9 @@ from reliability.observability import init_sentry
 
 ASSETS = {
     # Pinned CDN assets with their Subresource Integrity hashes; the same
-    # files are kept in static/vendor/ for offline development and tests.
+    # files are kept in static/vendor/ for offline development and tests, and
+    # as the fallback a browser loads when the CDN copy does not arrive
+    # (static/js/cdn-fallback.js).
     "htmx": {
         "url": "https://cdn.jsdelivr.net/npm/htmx.org@2.0.8/dist/htmx.min.js",
         "integrity": "sha384-/TgkGk7p307TH7EXJDuUlgG3Ce1UVolAOFopFekQkkXihi5u/6OCvVKyz1W+idaz",
@@ -152,17 +154,21 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    urls: dict[str, dict[str, str]] = {}
+    urls: dict[str, dict[str, str | None]] = {}
 
-    def asset(name: str) -> dict[str, str]:
-        """The CDN URL (or the local copy) and SRI hash of a pinned asset,
-        worked out once per process."""
+    def asset(name: str) -> dict[str, str | None]:
+        """The URL and SRI hash of a pinned asset, worked out once per
+        process: the CDN's, with ``fallback`` the local copy; or, with
+        ASSETS_FROM_CDN off, the local copy and no fallback."""
         if name not in urls:
             from flask import url_for
 
             entry = ASSETS[name]
-            url = entry["url"] if app.config["ASSETS_FROM_CDN"] else url_for("static", filename=entry["local"])
-            urls[name] = {"url": url, "integrity": entry["integrity"]}
+            local = url_for("static", filename=entry["local"])
+            if app.config["ASSETS_FROM_CDN"]:
+                urls[name] = {"url": entry["url"], "integrity": entry["integrity"], "fallback": local}
+            else:
+                urls[name] = {"url": local, "integrity": entry["integrity"], "fallback": None}
         return urls[name]
 
     app.jinja_env.globals["asset"] = asset

@@ -207,6 +207,18 @@ def live_server(live_config, tmp_path_factory) -> Iterator[LiveServer]:
         _stop(server, worker)
 
 
+@pytest.fixture(scope="module")
+def cdn_server_url(live_server, tmp_path_factory) -> Iterator[str]:
+    """A second web server like ``live_server`` (same database, Redis and
+    worker) but with ASSETS_FROM_CDN on, as deployed; its base URL."""
+    logs = tmp_path_factory.mktemp("cdn-live-logs")
+    server, url = _start_gunicorn(worker_env({**live_server.config, "ASSETS_FROM_CDN": True}), logs / "server.log")
+    try:
+        yield url
+    finally:
+        _stop(server)
+
+
 @pytest.fixture
 def live(live_server, clean_state, fake_anthropic, fake_serpapi) -> Iterator[LiveServer]:
     """The live server for one test: empty tables and Redis before it, both
