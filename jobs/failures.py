@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 
+from optimizer.youtube import quota
 from reliability.db import transaction
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,7 @@ def apply_gave_up(job, connection, exc_type, exc_value, traceback) -> None:
              "Nothing is lost: try again later; a change that did reach YouTube is recognised, not written twice.",
              job.args[0]),
         )
+        quota.release(cur, suggestion_ids=[job.args[0]])
 
 
 def optimize_gave_up(job, connection, exc_type, exc_value, traceback) -> None:
@@ -73,3 +75,4 @@ def optimize_gave_up(job, connection, exc_type, exc_value, traceback) -> None:
                WHERE r.id = %s AND r.status IN ('queued', 'running')""",
             (run_id,),
         )
+        quota.release(cur, run_id=run_id)

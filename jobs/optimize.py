@@ -67,7 +67,7 @@ def _claim(run_id: int) -> RunContext | None:
     with transaction() as cur:
         cur.execute(
             """UPDATE optimization_runs SET status = 'running', started_at = coalesce(started_at, now())
-               WHERE id = %s AND status IN ('queued', 'running') RETURNING channel_id, requested_by""",
+               WHERE id = %s AND status IN ('queued', 'running') RETURNING channel_id, requested_by, without_transcripts""",
             (run_id,),
         )
         run_row = cur.fetchone()
@@ -82,7 +82,8 @@ def _claim(run_id: int) -> RunContext | None:
         )
         best = [r["title"] for r in cur.fetchall()]
     context = ChannelContext(name=channel["title"], description=channel["description"], best_titles=best)
-    return RunContext(run_id=run_id, channel=channel, channel_context=context, user_id=run_row["requested_by"])
+    return RunContext(run_id=run_id, channel=channel, channel_context=context, user_id=run_row["requested_by"],
+                      without_transcripts=run_row["without_transcripts"])
 
 
 def _pending_videos(run_id: int) -> list[int]:
@@ -106,6 +107,7 @@ def _finish(run_id: int) -> str:
         counts = cur.fetchone()
         status = "succeeded" if counts["done"] == counts["total"] else ("failed" if counts["done"] == 0 else "partial")
         cur.execute("UPDATE optimization_runs SET status = %s, finished_at = now() WHERE id = %s", (status, run_id))
+        quota.release(cur, run_id=run_id)  # what the run did not spend is free again
     return status
 
 
@@ -148,9 +150,11 @@ def _youtube_for(settings, ctx: RunContext):
     if GoogleOAuthConfig.from_config(settings) is None or not settings["TOKEN_ENCRYPTION_KEY"]:
         return None
     make = youtube_client_factory(settings)
+    with transaction() as cur:
+        reservation_id = quota.open_reservation(cur, run_id=ctx.run_id)
 
     def client_for(channel_id: int):
-        return make(channel_id, lambda call: _ledger_youtube(ctx, call))
+        return make(channel_id, lambda call: _ledger_youtube(ctx, call, reservation_id))
 
     return client_for
 
@@ -176,6 +180,7 @@ def _ledger_serpapi(ctx: RunContext, engine: str, outcome: str) -> None:
         )
 
 
-def _ledger_youtube(ctx: RunContext, call) -> None:
+def _ledger_youtube(ctx: RunContext, call, reservation_id: int | None) -> None:
     with transaction() as cur:
-        quota.record(cur, call.method, channel_id=ctx.channel["id"], user_id=ctx.user_id, units=call.units)
+        quota.record(cur, call.method, channel_id=ctx.channel["id"], user_id=ctx.user_id, units=call.units,
+                     reservation_id=reservation_id)

@@ -12,7 +12,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from optimizer.prompts import PROMPT_VERSION, ChannelContext, VideoInput, build
 from optimizer.research import Evidence, KeywordResearch
 from optimizer.run_progress import NO_KEY_NOTE, fallback_note, set_stage
 from optimizer.youtube.client import YouTubeClient, YouTubeError
-from optimizer.youtube.transcripts import Transcript, fetch_transcript, store_transcript
+from optimizer.youtube.transcripts import RECHECK_AFTER, Transcript, fetch_transcript, store_transcript
 from reliability.db import transaction
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ class RunContext:
     channel: dict[str, Any]
     channel_context: ChannelContext
     user_id: int | None
+    without_transcripts: bool = False  # the creator chose not to spend captions units on this run
 
 
 def cache_key(content_hash: str, models: list[str] | None, has_transcript: bool) -> str:
@@ -93,8 +94,9 @@ def _load_video(run_id: int, video_id: int) -> dict[str, Any] | None:
 
 def _fetch_transcript(ctx: RunContext, video: dict[str, Any], services: Services) -> str | None:
     """Captions cost 250 units: only for a connected channel, once per video."""
-    if ctx.channel["is_demo"] or ctx.channel["status"] != "connected" or services.youtube_for is None:
-        return None
+    if ctx.without_transcripts or ctx.channel["is_demo"] or ctx.channel["status"] != "connected" \
+            or services.youtube_for is None:
+        return None  # (a transcript already stored is still used: it costs nothing)
     if video["transcript_source"] == "none" and video["transcript_checked_at"] > _recheck_after():
         return None  # looked for recently and there was none
     try:
@@ -110,7 +112,7 @@ def _fetch_transcript(ctx: RunContext, video: dict[str, Any], services: Services
 
 def _recheck_after():
     """A video without captions may get some: look again after a week."""
-    return datetime.now(tz=UTC) - timedelta(days=7)
+    return datetime.now(tz=UTC) - RECHECK_AFTER
 
 
 def _reuse(run_id: int, video_id: int, key: str) -> int | None:

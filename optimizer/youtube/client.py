@@ -64,6 +64,12 @@ class Call:
 
 TokenSource = Callable[[bool], str]  # force_refresh -> access token
 
+# Writes are counted at full price just before they go on the wire: a worker
+# killed (or timed out) while one is in flight still has its units in the
+# ledger, since YouTube may well have charged them. The answer adds nothing
+# more. A write that never leaves (no token) costs nothing.
+PREPAID = frozenset({"videos.update"})
+
 
 class YouTubeClient:
     def __init__(
@@ -134,18 +140,18 @@ class YouTubeClient:
         while True:
             permit = self._breaker.allow() if self._breaker else None  # CircuitOpen ends the job's attempt
             try:
-                response = self._send(http_method, path, params, body)
+                response = self._send(method, http_method, path, params, body)
             except requests.RequestException as exc:
                 error = YouTubeError(0, "networkError", type(exc).__name__)
-                self._on_call(Call(method, 0, 0))
+                self._answered(Call(method, 0, 0))
                 _report(permit, error)
             else:
                 _report(permit, None if response.ok else parse_error(response))
                 if response.ok:
-                    self._on_call(Call(method, COSTS[method], response.status_code))
+                    self._answered(Call(method, COSTS[method], response.status_code))
                     return response.text if raw else response.json()
                 error = parse_error(response)
-                self._on_call(Call(method, charged_units(method, error), response.status_code))
+                self._answered(Call(method, charged_units(method, error), response.status_code))
                 if error.status == 401 and not refreshed:
                     refreshed = True
                     self._token_source(True)
@@ -155,8 +161,14 @@ class YouTubeClient:
             self._sleep(min(30.0, self._backoff * 2**attempt) * (0.5 + random.random() / 2))
             attempt += 1
 
-    def _send(self, http_method: str, path: str, params: dict, body: dict | None) -> requests.Response:
+    def _answered(self, call: Call) -> None:
+        if call.method not in PREPAID:  # a prepaid write is in the ledger already
+            self._on_call(call)
+
+    def _send(self, method: str, http_method: str, path: str, params: dict, body: dict | None) -> requests.Response:
         token = self._token_source(False)
+        if method in PREPAID:
+            self._on_call(Call(method, COSTS[method], 0))
         return self._session.request(
             http_method,
             self.base_url + path,

@@ -11,9 +11,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from optimizer.youtube.client import YouTubeClient, YouTubeError
+
+# A video without captions may get some: look again after a week.
+RECHECK_AFTER = timedelta(days=7)
 
 _SRT_TIME = re.compile(r"^(\d{1,2}):(\d{2}):(\d{2})[,.]\d{1,3}\s*-->")
 _TAG = re.compile(r"<[^>]{0,200}>")
@@ -87,3 +91,19 @@ def store_transcript(cur, video_id: int, transcript: Transcript) -> None:
                text = EXCLUDED.text, fetched_at = now()""",
         (video_id, transcript.language, transcript.source, transcript.text),
     )
+
+
+def count_to_fetch(cur, channel: dict[str, Any], video_ids: list[int]) -> int:
+    """How many of these videos an optimization would fetch a transcript for
+    (each one costs ``quota.TRANSCRIPT_UNITS``): none stored yet, or found
+    missing more than ``RECHECK_AFTER`` ago. Only a connected channel fetches."""
+    if channel["is_demo"] or channel["status"] != "connected" or not video_ids:
+        return 0
+    cur.execute(
+        """SELECT count(*) AS n FROM videos v LEFT JOIN transcripts t ON t.video_id = v.id
+           WHERE v.id = ANY(%s) AND v.channel_id = %s
+             AND nullif(t.text, '') IS NULL
+             AND NOT (t.source IS NOT DISTINCT FROM 'none' AND t.fetched_at > now() - %s)""",
+        (video_ids, channel["id"], RECHECK_AFTER),
+    )
+    return int(cur.fetchone()["n"])

@@ -19,6 +19,7 @@ from webapp.channels.access import can, require_channel
 from webapp.channels.syncing import create_sync_run
 from webapp.extensions import limiter
 from webapp.htmx import is_htmx, refused
+from webapp.optimize import store as optimize_store
 from webapp.redis_client import get_redis
 
 bp = Blueprint("channels", __name__)
@@ -101,6 +102,9 @@ def show(channel_id: int):
         "can_edit": can(channel, "editor"),
         "can_manage": can(channel, "owner"),
         "idempotency_key": uuid.uuid4().hex,
+        # What Optimize spends of the YouTube quota, shown before it is pressed.
+        "estimate": optimize_store.quota_estimate(channel, [v["id"] for v in videos],
+                                                  current_app.config["YOUTUBE_DAILY_QUOTA"]),
     }
     if is_htmx() and request.headers.get("HX-Target") == "video-table":
         return render_template("channels/_video_table.html", **context)

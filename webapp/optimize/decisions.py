@@ -27,8 +27,7 @@ from reliability import audit
 from reliability.db import transaction
 from reliability.errors import Conflict, ServiceUnavailable, ValidationError
 
-# Apply reads the live snippet (videos.list) before it writes it (videos.update).
-APPLY_UNITS = quota.COSTS["videos.list"] + quota.COSTS["videos.update"]
+APPLY_UNITS = quota.APPLY_UNITS  # the live snippet read (videos.list), then written (videos.update)
 OPEN = ("pending", "accepted", "failed")
 # Far above YouTube's limits (500 tag characters, 5,000 description bytes,
 # 100 title characters): refuse pasted novels before splitting and diffing them.
@@ -188,8 +187,9 @@ def send_to_apply(channel: dict[str, Any], suggestion_ids: list[int], user, redi
         for row in rows:  # the whole batch is refused: none of it is half sent
             gate.check_writable(*gate.approved_metadata(row), video=row["video_title"] if len(rows) > 1 else None)
         ready = [row["id"] for row in rows]
-        if ready and not channel["is_demo"]:
-            quota.check_budget(cur, APPLY_UNITS * len(ready), daily_budget)
+        if ready and not channel["is_demo"]:  # the demo channel never calls YouTube
+            quota.reserve(cur, [APPLY_UNITS] * len(ready), daily_budget, purpose="apply", channel_id=channel["id"],
+                          user_id=user.id, suggestion_ids=ready)
         cur.execute("""UPDATE suggestions SET status = 'applying', apply_error = NULL, updated_at = now()
                        WHERE id = ANY(%s)""", (ready,))
         for suggestion_id in ready:
@@ -217,6 +217,7 @@ def _not_queued(suggestion_ids: list[int]) -> None:
                WHERE id = ANY(%s) AND status = 'applying'""",
             (suggestion_ids,),
         )
+        quota.release(cur, suggestion_ids=suggestion_ids)
 
 
 def keep_mine_over_youtube(suggestion: dict[str, Any], user) -> None:

@@ -67,7 +67,9 @@ def _start(channel_id: int, video_id: int | None):
         video_ids = [video_id] if video_id is not None else _video_ids()
         key = _idempotency_key(video_ids)
         store.check_user_limits(current_user.id, len(video_ids), current_app.config)
-        run, created = store.create_run(channel_id, current_user.id, key, video_ids)
+        run, created = store.create_run(channel_id, current_user.id, key, video_ids,
+                                        without_transcripts=request.form.get("without_transcripts") == "1",
+                                        daily_budget=current_app.config["YOUTUBE_DAILY_QUOTA"])
     except AppError as exc:
         return refused(exc, redirect(url_for("channels.show", channel_id=channel_id), 303))
     if created:

@@ -8,6 +8,8 @@ from typing import Any
 from psycopg2.extras import execute_values
 
 from optimizer import run_progress
+from optimizer.youtube import quota
+from optimizer.youtube.transcripts import count_to_fetch
 from reliability import audit
 from reliability.db import transaction
 from reliability.errors import AppError, ValidationError
@@ -65,8 +67,11 @@ def check_user_limits(user_id: int, new_videos: int, config) -> None:
                            f"(${used['cost_usd']:.2f} spent). It resets on the 1st; an admin can raise it.")
 
 
-def create_run(channel_id: int, user_id: int, key: str, video_ids: list[int]) -> tuple[dict[str, Any], bool]:
-    """(run, created). The same idempotency key returns the first run."""
+def create_run(channel_id: int, user_id: int, key: str, video_ids: list[int], *, without_transcripts: bool = False,
+               daily_budget: int | None = None) -> tuple[dict[str, Any], bool]:
+    """(run, created). The same idempotency key returns the first run. With
+    ``daily_budget``, the transcripts the run will fetch are reserved with it
+    (refused with the numbers when today's quota cannot cover them)."""
     with transaction() as cur:
         cur.execute("SELECT * FROM optimization_runs WHERE idempotency_key = %s", (key,))
         existing = cur.fetchone()
@@ -80,9 +85,9 @@ def create_run(channel_id: int, user_id: int, key: str, video_ids: list[int]) ->
             raise ValidationError("Some selected videos are not in this channel (or were removed from YouTube).",
                                   code="unknown_videos")
         cur.execute(
-            """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count)
-               VALUES (%s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *""",
-            (channel_id, user_id, key, len(video_ids)),
+            """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count, without_transcripts)
+               VALUES (%s, %s, %s, %s, %s) ON CONFLICT (idempotency_key) DO NOTHING RETURNING *""",
+            (channel_id, user_id, key, len(video_ids), without_transcripts),
         )
         run = cur.fetchone()
         if run is None:  # the same key, committed a moment ago by a parallel click
@@ -90,9 +95,38 @@ def create_run(channel_id: int, user_id: int, key: str, video_ids: list[int]) ->
             return cur.fetchone(), False
         execute_values(cur, "INSERT INTO optimization_run_videos (run_id, video_id, position) VALUES %s",
                        [(run["id"], v, i) for i, v in enumerate(video_ids)])
+        if daily_budget is not None and not without_transcripts:
+            _reserve_transcripts(cur, run, video_ids, daily_budget)
         audit.record(cur, "optimization.requested", actor_id=user_id, target_type="channel", target_id=channel_id,
                      details={"run_id": run["id"], "videos": len(video_ids)})
         return run, True
+
+
+def quota_estimate(channel: dict[str, Any], video_ids: list[int], daily_budget: int) -> dict[str, int]:
+    """What optimizing these videos spends of the project's YouTube quota:
+    transcripts now, an apply per video later; and what is left today."""
+    with transaction() as cur:
+        transcripts = count_to_fetch(cur, channel, video_ids)
+        left = quota.units_left_today(cur, daily_budget)
+    per_apply = 0 if channel["is_demo"] else quota.APPLY_UNITS  # the demo channel never calls Google
+    return {"transcripts": transcripts, "now": transcripts * quota.TRANSCRIPT_UNITS,
+            "per_transcript": quota.TRANSCRIPT_UNITS, "per_apply": per_apply, "later": per_apply * len(video_ids),
+            "left": left, "budget": daily_budget}
+
+
+def _reserve_transcripts(cur, run: dict[str, Any], video_ids: list[int], daily_budget: int) -> None:
+    cur.execute("SELECT id, is_demo, status FROM channels WHERE id = %s", (run["channel_id"],))
+    count = count_to_fetch(cur, cur.fetchone(), video_ids)
+    if not count:
+        return
+    try:
+        quota.reserve(cur, [count * quota.TRANSCRIPT_UNITS], daily_budget, purpose="optimize",
+                      channel_id=run["channel_id"], user_id=run["requested_by"], run_id=run["id"])
+    except quota.QuotaBudgetExceeded as exc:  # the transaction rolls back: no run, nothing queued
+        raise quota.QuotaBudgetExceeded(
+            f"{exc.message} It would fetch {count} transcript{'' if count == 1 else 's'} at "
+            f"{quota.TRANSCRIPT_UNITS} units each: optimize without transcripts to spend nothing now."
+        ) from exc
 
 
 def get_run(channel_id: int, run_id: int) -> dict[str, Any] | None:

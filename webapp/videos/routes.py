@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, abort, render_template
+from flask import Blueprint, abort, current_app, render_template
 from flask_login import login_required
 
 from optimizer import limits, seo
 from reliability.db import transaction
 from webapp.channels.access import can, require_channel
 from webapp.optimize import decisions
+from webapp.optimize import store as optimize_store
 from webapp.optimize.review import review_context
 from webapp.videos import versions
 
@@ -70,4 +71,5 @@ def show(channel_id: int, video_id: int):
         history=versions.list_versions(video_id),
         can_edit=can(channel, "editor") and video["removed_at"] is None,
         idempotency_key=uuid.uuid4().hex,
+        estimate=optimize_store.quota_estimate(channel, [video_id], current_app.config["YOUTUBE_DAILY_QUOTA"]),
     )

@@ -19,8 +19,7 @@ from optimizer.youtube import gate, quota
 from reliability import audit
 from reliability.db import transaction
 
-# videos.list to read the live snippet, then videos.update.
-RESTORE_UNITS = quota.COSTS["videos.list"] + quota.COSTS["videos.update"]
+RESTORE_UNITS = quota.APPLY_UNITS  # a restore is applied like any suggestion
 
 
 def list_versions(video_id: int) -> list[dict[str, Any]]:
@@ -68,8 +67,6 @@ def create_restore(channel: dict, video: dict, version: dict, user) -> int:
     # refuse it here, before a unit is spent, rather than have YouTube refuse it later.
     gate.check_writable(version["title"], version["description"], list(version["tags"]))
     with transaction() as cur:
-        if not channel["is_demo"]:
-            quota.check_budget(cur, RESTORE_UNITS, current_app.config["YOUTUBE_DAILY_QUOTA"])
         cur.execute(
             """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, status, video_count,
                                               started_at, finished_at)
@@ -78,6 +75,9 @@ def create_restore(channel: dict, video: dict, version: dict, user) -> int:
         )
         run_id = cur.fetchone()["id"]
         suggestion_id = _insert_suggestion(cur, run_id, video["id"], version, user.id)
+        if not channel["is_demo"]:  # refused: the transaction, run and suggestion included, rolls back
+            quota.reserve(cur, [RESTORE_UNITS], current_app.config["YOUTUBE_DAILY_QUOTA"], purpose="apply",
+                          channel_id=channel["id"], user_id=user.id, suggestion_ids=[suggestion_id])
         audit.record(cur, "version.restore_requested", actor_id=user.id, actor_email=user.email,
                      target_type="video", target_id=video["id"],
                      details={"version_id": version["id"], "suggestion_id": suggestion_id})
