@@ -99,6 +99,13 @@ def test_accept_all_then_apply_accepted_changes_every_video(demo, app_config):
                  ([s["id"] for s in suggestions],)) == [{"n": 5}]
     final = owner.get(run_page).get_data(as_text=True)
     assert "Apply accepted (0)" in final and "hx-trigger" not in final
+    # After applying, each row shows what the title was and what it is now (not only the new one).
+    final_text = _text(owner.get(run_page))
+    for s in suggestions:
+        old, new = old_titles[s["video_id"]], s["video_title"]
+        assert f"{old} → {new}" in final_text, (old, new)
+    assert final.count('<del class="old-title">') == 5
+    assert final_text.count("Description and tags") == 5  # what Accept all sent, on the page
 
 
 def test_reject_all_undecided_changes_nothing(demo, app_config):
