@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from optimizer import limits
+from optimizer import limits, screening
 from optimizer.text import (
     TITLE_SEPARATORS,
     Chapter,
@@ -38,6 +38,7 @@ from optimizer.text import (
     phrase_ends_within,
     rank_phrases,
     sentences,
+    serial_marker,
     squash_spaces,
     strip_fragment,
     title_case,
@@ -217,6 +218,25 @@ def _title_options(clean: str, keyword: str, topics: list[str], channel: str) ->
     return _three_distinct(candidates, subject)
 
 
+def _with_serial(options: list[TitleOption], serial: str, channel: str) -> list[TitleOption]:
+    """Every option keeps the series number of the current title, before the
+    channel name, so the videos of a series do not all get the same title."""
+    if not serial:
+        return options
+    brand = f" | {channel}" if channel else ""
+    kept = []
+    for option in options:
+        title = option.title
+        if serial.casefold() not in title.casefold():
+            body = title[: -len(brand)] if brand and title.endswith(brand) else title
+            suffix = (f" {serial}" if serial.startswith("#") else f" – {serial}") + (brand if body != title else "")
+            room = limits.TITLE_MAX_CHARS - limits.utf16_length(suffix)
+            title = limits.fit_title(truncate_words(body, room, limits.utf16_length).rstrip(TITLE_SEPARATORS) + suffix)
+        if title.casefold() not in {k.title.casefold() for k in kept}:
+            kept.append(TitleOption(title, option.rationale))
+    return kept
+
+
 def _three_distinct(candidates: list[tuple[str, str]], subject: str) -> list[TitleOption]:
     """The first three different titles, numbered variants if the rules ran out."""
     options: list[TitleOption] = []
@@ -258,13 +278,15 @@ def _is_kept_line(line: str) -> bool:
 
 
 def kept_lines(description: str) -> list[str]:
-    """The creator's links and calls to action, in their order, with a label
-    line such as "My gear:" when it introduces a kept line."""
+    """The creator's links, contact and credit lines and calls to action, in
+    their order, with a label line such as "My gear:" when it introduces a
+    kept line."""
     lines = [line.rstrip() for line in (description or "").splitlines()]
+    contact = set(screening.creator_lines(description))
     kept = []
     for i, line in enumerate(lines):
         label = line.strip().endswith(":") and i + 1 < len(lines) and _is_kept_line(lines[i + 1])
-        if (_is_kept_line(line) or label) and line.strip() not in kept:
+        if (_is_kept_line(line) or label or line.strip() in contact) and line.strip() not in kept:
             kept.append(line.strip())
     return kept
 
@@ -360,15 +382,19 @@ def suggest(video: dict, *, transcript: str | None, keywords: list[str], channel
     old_description = str(video.get("description") or "")
     existing = [str(t) for t in (video.get("tags") or [])]
     channel = truncate_words(_clean_phrase(channel_name or ""), 50)
-    research = [k for k in map(_clean_phrase, keywords or []) if k]
-    cues = parse_transcript(transcript)
+    # Untrusted text (research, what anyone says in the video) is left out
+    # before it can become a keyword, a sentence or a chapter; the pipeline's
+    # screening of the result is the guarantee, this keeps the result useful.
+    known = screening.Known.of(title, old_description)
+    research = [k for k in map(_clean_phrase, keywords or []) if k and screening.is_publishable(k, known, strict=True)]
+    cues = [cue for cue in parse_transcript(transcript) if screening.is_publishable(cue.text, known)]
     spoken = transcript_text(cues)
 
     clean = clean_title(title)
     keyword = choose_keyword(clean, spoken, research, existing)
     ranked = rank_phrases([(clean, 3.0), (spoken, 1.0)])
     topics = _secondary_topics(keyword, research, existing, ranked) if keyword else []
-    titles = _title_options(clean, keyword, topics, channel)
+    titles = _with_serial(_title_options(clean, keyword, topics, channel), serial_marker(title), channel)
 
     chapters = build_chapters(cues, video.get("duration_seconds"))
     if not chapters and chapter_problem(old := chapters_in(old_description)) is None:

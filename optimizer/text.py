@@ -52,6 +52,14 @@ _CHAPTER_LINE = re.compile(r"^\s*[(\[]?((?:\d{1,2}:)?\d{1,2}:\d{2})[)\]]?\s*[-�
 _URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _EPISODE = re.compile(r"\s*[|:\-–—•]?\s*\b(?:episode|ep)\.?\s*#?\s*\d+\b|\s*#\d+\b", re.IGNORECASE)
 _BRACKET = re.compile(r"\s*[(\[]([^()\[\]]*)[)\]]")
+# What tells one video of a series from the next: "Episode 124", "Ep. 12",
+# "#132", "Part 3", "Day 5", "S2E5", "Vol. 2"; a title that drops it makes
+# every episode's title the same.
+_SERIAL = re.compile(
+    r"\b(?:episode|ep|part|pt|day|week|vol|volume|chapter|ch|season|lesson|round|level|game|session|no)\.?\s*#?\s*\d+\b"
+    r"|\bs\d{1,2}\s*e\d{1,3}\b|(?<![\w&])#\d+\b",
+    re.IGNORECASE,
+)
 TITLE_SEPARATORS = " |-–—:•,;/"
 _TRAILING_JUNK = " \t\n,;:|-–—/\\&+([{\"'“‘"
 
@@ -348,6 +356,12 @@ def _soften_caps(title: str) -> str:
         return word.capitalize() if loud else word
 
     return re.sub(r"[^\W\d_]{2,}", soften, title)
+
+
+def serial_marker(title: str) -> str:
+    """The part of a title that numbers it within a series ("Episode 124",
+    "#132", "Part 3"), as the creator wrote it; "" when there is none."""
+    return " ".join(squash_spaces(found.group(0)) for found in _SERIAL.finditer(title or ""))
 
 
 def clean_title(title: str) -> str:

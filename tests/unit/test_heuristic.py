@@ -153,7 +153,8 @@ def test_filler_title_is_rewritten_with_the_keyword_first():
     top = suggestion.titles[0].title
     assert suggestion.primary_keyword == "sourdough starter"
     assert top.startswith("Sourdough Starter")
-    assert "!!!" not in top and "Episode" not in top and top.count("Video") <= 1 and "BELIEVE" not in top
+    assert "!!!" not in top and top.count("Video") <= 1 and "BELIEVE" not in top
+    assert top.count("Episode 12") == 1 and top.endswith("Episode 12"), top  # the series number, kept last
 
 
 def test_without_timestamps_there_are_no_new_chapters_but_valid_old_ones_stay():
