@@ -54,3 +54,23 @@ def test_a_batch_of_five_accepted_and_applied_together(page, live, watch, shot):
     expect(dashboard.locator("article").filter(has_text="waiting for a decision")).to_have_text(
         re.compile(r"^\s*0\s*suggestions waiting for a decision"))
     watch.assert_clean()
+
+
+def test_at_phone_width_each_row_shows_its_state_and_decision(page, live, watch):
+    """390 px wide (a phone): the batch table's rows become cards, so the
+    state and the Accept/Apply/Reject buttons are on screen, not scrolled off."""
+    page.set_viewport_size({"width": 390, "height": 844})
+    register(page)
+    demo_channel(page)
+    video_table(page).get_by_role("row").nth(1).get_by_role("checkbox").check()
+    page.get_by_role("button", name="Optimize selected").click()
+    expect(page.get_by_text("Done: 1 suggestion ready.")).to_be_visible(timeout=JOB_TIMEOUT_MS)
+
+    row = page.locator("table.batch-table tbody tr").first
+    for cell in (row.locator(".state"), row.get_by_role("button", name=re.compile(r"^Accept:")),
+                 row.get_by_role("button", name=re.compile(r"^Reject:"))):
+        expect(cell).to_be_visible()
+        box = cell.bounding_box()  # where it is drawn, without scrolling the table sideways
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing pushes the page sideways
+    watch.assert_clean()
