@@ -31,13 +31,17 @@ run: install
 	$(BIN)/python -m reliability.embedded -- sh -c 'flask --app wsgi db upgrade && exec honcho start web worker cron'
 
 ## test: the whole suite against real PostgreSQL and Redis
-## (TEST_DATABASE_URL / TEST_REDIS_URL, else embedded servers).
+## (TEST_DATABASE_URL / TEST_REDIS_URL, else embedded servers). The browser
+## tests need Chromium: found or installed first, else the run fails with a
+## line saying how to get one (SKIP_BROWSER_TESTS=1 skips them on purpose).
 test: install-dev
 	$(BIN)/ruff check .
+	@$(BIN)/python -m tests.browser.chromium --install >/dev/null
 	$(BIN)/python -m pytest
 
 ## screenshots: the browser tests, saving the README's screenshots in docs/screenshots/.
 screenshots: install-dev
+	@$(BIN)/python -m tests.browser.chromium --install >/dev/null
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser
 
 bench: install-dev
