@@ -44,6 +44,8 @@ screenshots: install-dev
 	@$(BIN)/python -m tests.browser.chromium --install >/dev/null
 	SCREENSHOT_DIR=$(CURDIR)/docs/screenshots $(BIN)/python -m pytest tests/browser
 
+## bench: every benchmark, one line per figure, on DATABASE_URL / REDIS_URL
+## when set, else on embedded servers in a temporary directory.
 bench: install-dev
 	$(BIN)/python -m bench
 
