@@ -37,6 +37,8 @@ from optimizer import limits
 from optimizer.privacy import EMAIL, PHONE
 from optimizer.text import chapter_line, chapter_problem, chapters_in, squash_spaces, truncate_words
 
+FIELDS = {"title": "A title", "description": "From the description", "tags": "A tag", "primary_keyword": "The keyword",
+          "chapters": "A chapter title"}
 REASONS = {
     "markup": "it held markup (HTML or script), which YouTube would show as raw text",
     "url": "it held a link that your title and description do not already have",

@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 
 from optimizer import limits
 from optimizer.claude import InvalidAnswer, check_answer
-from optimizer.text import squash_spaces
 from optimizer.prompts import TOOL_NAME
+from optimizer.text import squash_spaces
 
 EMOJI = "🍕"  # 1 code point, 2 UTF-16 units, 4 UTF-8 bytes
 PIECES = ["a", "Pasta", " ", "é", "e\u0301", "中文", EMOJI, "ß", "<", ">", ",", "\"", "\n", "\t", "\x00", "\u200b", "-"]

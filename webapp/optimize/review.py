@@ -14,12 +14,12 @@ import re
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from optimizer import limits
+from optimizer import limits, screening
 from optimizer.diff import diff_version
 from reliability.errors import AppError, Conflict
 from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx, refused
-from webapp.optimize import decisions
+from webapp.optimize import decisions, store
 from webapp.redis_client import get_redis
 
 bp = Blueprint("review", __name__)
@@ -42,6 +42,10 @@ def review_context(channel: dict, suggestion: dict, draft: decisions.Draft | Non
         "counts": _counts(draft),
         "limits": limits,
         "can_edit": can(channel, "editor") and suggestion["removed_at"] is None,
+        "clashes": store.title_clashes(channel["id"], {suggestion["video_id"]: draft.title}).get(suggestion["video_id"], [])
+        if suggestion["status"] in (*decisions.OPEN, "applying") else [],
+        "removal_reasons": screening.REASONS,
+        "removal_fields": screening.FIELDS,
     }
 
 

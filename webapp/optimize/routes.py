@@ -12,7 +12,7 @@ from jobs.enqueue import enqueue_optimization
 from reliability.errors import AppError, NotFound, ValidationError
 from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx, refused
-from webapp.optimize import store
+from webapp.optimize import decisions, store
 from webapp.optimize.decisions import APPLY_UNITS
 from webapp.redis_client import get_redis
 
@@ -88,7 +88,10 @@ def show_run(channel_id: int, run_id: int):
     if run is None:
         raise NotFound("No such optimization.")  # the shared error handler: a page, or JSON for htmx
     items = store.run_items(run_id)
+    suggested = {item["video_id"]: item["approved_title"] or item["titles"][item["chosen_title"]]["title"]
+                 for item in items if item["suggestion_id"] and item["suggestion_status"] in decisions.OPEN}
     context = {"channel": channel, "run": run, "items": items, "shared_notes": store.split_notes(items),
+               "clashes": store.title_clashes(channel_id, suggested),
                "can_edit": can(channel, "editor"), "apply_units": APPLY_UNITS}
     if is_htmx() and request.headers.get("HX-Target") == "run-progress":
         return render_template("optimize/_run_progress.html", **context)

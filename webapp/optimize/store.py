@@ -199,3 +199,38 @@ def usage_by_user() -> list[dict[str, Any]]:
                GROUP BY u.email ORDER BY cost DESC LIMIT 200"""
         )
         return cur.fetchall()
+
+
+def title_key(title: str) -> str:
+    """How two titles are compared: case and spacing do not make them different."""
+    return " ".join((title or "").split()).lower()
+
+
+def title_clashes(channel_id: int, titles: dict[int, str]) -> dict[int, list[dict[str, Any]]]:
+    """For each video id -> the title suggested for it, the other videos of the
+    channel that already have that title, or have it suggested in a
+    suggestion still open (one query), so the review can warn before a
+    series goes live with one title for all."""
+    if not titles:
+        return {}
+    ids, keys = list(titles), [title_key(titles[video_id]) for video_id in titles]
+    with transaction() as cur:
+        cur.execute(
+            """WITH wanted AS (SELECT * FROM unnest(%s::bigint[], %s::text[]) AS w(video_id, key))
+               SELECT w.video_id, v.id AS other_id, v.title AS other_title, 'current' AS kind
+               FROM wanted w JOIN videos v ON v.channel_id = %s AND v.removed_at IS NULL AND v.id <> w.video_id
+                AND lower(regexp_replace(btrim(v.title), '\\s+', ' ', 'g')) = w.key
+               UNION ALL
+               SELECT w.video_id, v.id, v.title, 'suggested'
+               FROM wanted w JOIN suggestions s ON s.status IN ('pending', 'accepted', 'applying')
+                AND s.video_id <> w.video_id
+                AND lower(regexp_replace(btrim(coalesce(s.approved_title, s.titles -> s.chosen_title ->> 'title')),
+                                         '\\s+', ' ', 'g')) = w.key
+               JOIN videos v ON v.id = s.video_id AND v.channel_id = %s AND v.removed_at IS NULL
+               ORDER BY 1, 4, 2""",
+            (ids, keys, channel_id, channel_id),
+        )
+        found: dict[int, list[dict[str, Any]]] = {}
+        for row in cur.fetchall():
+            found.setdefault(row["video_id"], []).append(dict(row))
+        return found
