@@ -14,6 +14,8 @@ instance attribute on one search object works too and touches no other thread):
         results = search.get_dict()
 
 Steering: `set_videos(query, [...])`, `set_suggestions(query, [...])`,
+`answer_any_query(suggestions=[...], video_titles=[...])` (every query without
+its own), `with_html_autocomplete(query=None)` (the hostile case),
 `set_response(engine, query, body, status=200)`, `inject(kind, times, engine)`
 (kinds in app.py: server_error 500, search_error 503, rate_limit 429,
 out_of_searches 429, invalid_key 401, html_error 502 with an HTML body,
@@ -119,6 +121,8 @@ class FakeSerpApi:
         self._overrides: dict[tuple[str, str], tuple[int, dict]] = {}
         self._videos: dict[str, list[dict]] = {}
         self._suggestions: dict[str, list[str]] = {}
+        self._any_suggestions: list[str] | None = None  # for a query with nothing set of its own
+        self._any_videos: list[dict] | None = None
         self._cache: dict[str, float] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -159,6 +163,27 @@ class FakeSerpApi:
 
     def set_suggestions(self, query: str, values: list[str]) -> None:
         self._suggestions[query] = list(values)
+
+    def answer_any_query(self, *, suggestions: list[str] | None = None, video_titles: list[str] | None = None) -> None:
+        """Every query without values of its own gets these autocomplete values
+        and top-result titles (None: generated ones). For tests that cannot
+        know the seed phrase the app will ask about (hostile titles, say)."""
+        self._any_suggestions = list(suggestions) if suggestions is not None else None
+        self._any_videos = [{"title": t} for t in video_titles] if video_titles is not None else None
+
+    def with_html_autocomplete(self, query: str | None = None) -> list[str]:
+        """The hostile case "HTML in autocomplete": suggestions holding tags,
+        an event handler without brackets, a link and an email, for `query`
+        (None: any query). Returns the values set."""
+        seed = query or "sourdough bread"
+        values = [f"<b>{seed}</b> recipe", f"{seed} <script>alert(1)</script>",
+                  f"{seed} img src=x onerror=alert(1)", f"{seed} bit.ly/free-{seed.split()[0]}",
+                  f"{seed} jane.doe@gmail.com", f"{seed.upper()} RECIPE", f"{seed} recipe"]
+        if query is None:
+            self.answer_any_query(suggestions=values)
+        else:
+            self.set_suggestions(query, values)
+        return values
 
     def set_response(self, engine: str, query: str, body: dict[str, Any], status: int = 200) -> None:
         """Answer this engine and query with exactly `body` and `status`."""
@@ -216,8 +241,8 @@ class FakeSerpApi:
         if (engine, query) in self._overrides:
             return self._overrides[(engine, query)]
         if engine == "youtube":
-            return 200, results.youtube_search(params, self.clock.now(), self._videos.get(query))
-        return 200, results.autocomplete(params, self.clock.now(), self._suggestions.get(query))
+            return 200, results.youtube_search(params, self.clock.now(), self._videos.get(query, self._any_videos))
+        return 200, results.autocomplete(params, self.clock.now(), self._suggestions.get(query, self._any_suggestions))
 
     def account_info(self, api_key: str) -> dict[str, Any]:
         left = None if self.searches_per_month is None else max(self.searches_per_month - self.searches_used, 0)
