@@ -22,6 +22,11 @@ Prints six figures:
 ``claude_calls_per_video=K``
     Requests at the Anthropic fake / 50. Target 1.00.
 
+``claude_calls_per_video_sloppy_tags=K``
+    The same for a third batch whose answers repeat tags in other case,
+    wrap one in angle brackets and pass the 500-character budget
+    (``sloppy_tags_answer``): the app mends them locally. Target 1.00.
+
 ``youtube_units_per_optimized_video=U``
     YouTube quota units the fake Google API charged per optimized video of a
     connected channel whose transcripts are not stored yet (captions.list 50
@@ -71,7 +76,7 @@ from reliability import db, migrations
 from reliability.config import load_settings
 from reliability.crypto import TokenCipher
 from reliability.db import transaction
-from tests.fakes.anthropic import FakeAnthropic
+from tests.fakes.anthropic import FakeAnthropic, sloppy_tags_answer
 from tests.fakes.google import FakeGoogle
 from webapp.optimize.store import create_run
 
@@ -330,12 +335,23 @@ def main(argv: list[str] | None = None) -> int:
             _say(f"the same batch with {args.workers} workers already waiting (production): run {warm_status}, "
                  f"{warm_wall:.2f} s from enqueue to finish, wall/ideal {warm_wall / ideal:.2f}")
             _timeline(warm_run)
+            claude.reset_counters()
+            claude.respond_with(sloppy_tags_answer)
+            sloppy_channel, sloppy_videos = _demo_videos(user_id)
+            sloppy_run, _, sloppy_status = _run_batch(base_env, redis_url, sloppy_channel, user_id, sloppy_videos,
+                                                      args.workers, warm=WORKER)
+            _check_stored(sloppy_run, BATCH)
+            sloppy_calls = claude.total_calls
+            _say(f"a batch whose answers repeat tags and pass the tag budget: run {sloppy_status}, "
+                 f"{sloppy_calls} calls for {BATCH} videos")
+            claude.respond_with(None)
             units = _youtube_units(base_env, redis_url, user_id, database_url)
 
             print(f"batch_wall_vs_ideal={warm_wall / ideal:.2f}", flush=True)
             print(f"batch_wall_vs_ideal_cold_start={wall / ideal:.2f}", flush=True)
             print(f"batch_cached_input_share={usage.cache_read_input_tokens / all_input:.2f}", flush=True)
             print(f"claude_calls_per_video={calls / BATCH:.2f}", flush=True)
+            print(f"claude_calls_per_video_sloppy_tags={sloppy_calls / BATCH:.2f}", flush=True)
             print(f"youtube_units_per_optimized_video={units:.2f}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

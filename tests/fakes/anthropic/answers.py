@@ -121,6 +121,19 @@ def default_answer(body: dict) -> dict[str, Any]:
     return conform(answer, schema) if schema else answer
 
 
+def sloppy_tags_answer(body: dict) -> dict[str, Any]:
+    """The default answer with the tag mistakes models really make: each tag
+    again in other case, one wrapped in angle brackets, padding spaces, and
+    so many that the list passes YouTube's 500-character budget. Every
+    mistake is one a rule can fix, so the app should not pay to ask again."""
+    answer = default_answer(body)
+    tags = list(answer["tags"])
+    extra = [f"{tags[0]} idea number {i}" for i in range(40)] if tags else []
+    answer["tags"] = [*tags, *(t.upper() for t in tags), f"<{tags[0]}>" if tags else "<tag>",
+                      *(f"  {t}  " for t in tags[:2]), *extra]
+    return answer
+
+
 def _current_title(text: str) -> str:
     match = re.search(r"^Current title:\s*(.+)$", text, re.MULTILINE)
     line = match.group(1) if match else next((ln for ln in text.splitlines() if ln.strip()), "Untitled video")
