@@ -370,7 +370,11 @@ def claude_answer(draw, topic_word: str, contact_line: str) -> dict:
     titles = [{"title": _short(t), "rationale": "r"} for t in draw(st.lists(title, min_size=3, max_size=3))]
     body = draw(st.lists(st.one_of(st.sampled_from(TOPICS[topic_word]), hostile_bit(topic_word)),
                          min_size=1, max_size=8))
-    body.insert(draw(st.integers(0, len(body))), contact_line)
+    # Claude sees the creator's email as a placeholder and is told to leave that
+    # line out; it may also copy the line, or the placeholder, regardless.
+    copied = draw(st.sampled_from((contact_line, None, re.sub(r"\S+@\S+", "[email removed]", contact_line))))
+    if copied is not None:
+        body.insert(draw(st.integers(0, len(body))), copied)
     if draw(st.booleans()):
         body.insert(0, "Padding. " * draw(st.integers(100, 700)))  # past 5,000 bytes sometimes
     repeated = [topic_word, topic_word.upper(), topic_word.title(), f"{topic_word} ", f"<{topic_word}>"]

@@ -26,10 +26,15 @@ from optimizer.prompts import ChannelContext
 from reliability.config import load_settings
 from reliability.db import transaction
 from tests.fakes import hostile
-from tests.fakes.anthropic import fake_anthropic_fixture
+from tests.fakes.anthropic import fake_anthropic_fixture, hostile_answer
+from tests.fakes.google import fake_google_fixture
 from tests.fakes.serpapi import fake_serpapi_fixture
+from tests.helpers import register
+from tests.integration.optimize_helpers import burst, optimize, query
+from tests.integration.youtube_helpers import channel_pk, connect_channel, youtube_app_config
 
 fake_anthropic = fake_anthropic_fixture()
+fake_google = fake_google_fixture()
 fake_serpapi = fake_serpapi_fixture()
 
 EXAMPLES = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
@@ -195,3 +200,54 @@ def test_claude_suggestions_from_hostile_answers_are_screened(clean_state, chann
         assert_screened(row, case)
 
     check()
+
+
+# -- the fakes' named hostile cases -------------------------------------------------------
+
+CREATOR = {"title": "Sourdough for beginners | Episode 124",
+           "description": "Bake along with me.\n\nBusiness enquiries: hello@maya-bakes.com | https://maya-bakes.com/shop",
+           "tags": ["sourdough", "baking"],
+           "contact_line": "Business enquiries: hello@maya-bakes.com | https://maya-bakes.com/shop"}
+
+
+def test_claude_tags_repeated_in_case_and_past_the_budget_are_screened(clean_state, channel, fake_anthropic):
+    config = _settings(clean_state, **fake_anthropic.settings(), ANTHROPIC_TIMEOUT_S="20", SERPAPI_API_KEY="")
+    fake_anthropic.respond_with(hostile_answer)
+    case = {"creator": CREATOR, "transcript": "[0:00] Bake along with me.\n[0:30] Feed the starter first."}
+    row = _optimize(config, channel, case)
+    assert row["engine"] == "claude"
+    assert_screened(row, case)
+    keys = [tag.casefold() for tag in row["tags"]]
+    assert len(keys) == len(set(keys)) and row["primary_keyword"].casefold() in keys  # one of the four casings kept
+
+
+def test_hostile_captions_of_a_serial_channel_reach_no_public_field(app_config, fake_google):
+    """Through YouTube (captions downloaded by a real worker) and the rule-based
+    engine: the injected line and the spoken email stay out; the episode
+    number, which tells the videos apart, stays in the recommended title."""
+    from webapp import create_app
+
+    config = {**youtube_app_config(app_config, fake_google), "SERPAPI_API_KEY": ""}
+    client = create_app(config).test_client()
+    register(client)
+    world = fake_google.world
+    channel = world.add_serial_channel("maya", "Maya Makes", n_videos=2)
+    for video_id in channel.video_ids:
+        world.add_hostile_caption(video_id)
+    assert connect_channel(client, fake_google, "maya").status_code == 302
+    burst(config)  # the first sync, queued by connecting
+    pk = channel_pk(config, channel.id)
+    videos = [r["id"] for r in query(config["DATABASE_URL"], "SELECT id FROM videos WHERE channel_id = %s", (pk,))]
+    assert optimize(client, pk, videos).status_code == 303
+    burst(config)
+    rows = query(config["DATABASE_URL"], """SELECT s.*, v.title AS current_title, v.description AS current_description
+                                          FROM suggestions s JOIN videos v ON v.id = s.video_id""")
+    assert len(rows) == 2
+    for row in rows:
+        serial = row["current_title"].rsplit(" | ", 1)[1]
+        assert serial in row["titles"][0]["title"], row["titles"]
+        creator = {"title": row["current_title"], "description": row["current_description"], "contact_line": ""}
+        problems = _limit_problems(row) + _tag_and_keyword_problems(row) + _title_and_chapter_problems(row, creator)
+        problems += [f"description adds {kind}" for kind in
+                     hostile.added_personal_data(row["description"], row["current_description"])]
+        assert not problems and "jane.doe" not in row["description"], (problems, row["description"])

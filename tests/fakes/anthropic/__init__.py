@@ -7,7 +7,7 @@ and prompt caching), faults (injected failures), errors (Anthropic's error
 envelope).
 """
 
-from .answers import Reply, conform, default_answer, sloppy_tags_answer
+from .answers import Reply, conform, default_answer, hostile_answer, sloppy_tags_answer
 from .caching import count_tokens
 from .fake import KNOWN_MODELS, FakeAnthropic, RecordedRequest, UsageTotals, fake_anthropic_fixture
 from .faults import Fault
@@ -22,6 +22,7 @@ __all__ = [
     "conform",
     "count_tokens",
     "default_answer",
+    "hostile_answer",
     "fake_anthropic_fixture",
     "sloppy_tags_answer",
 ]

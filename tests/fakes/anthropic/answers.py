@@ -134,6 +134,26 @@ def sloppy_tags_answer(body: dict) -> dict[str, Any]:
     return answer
 
 
+def hostile_answer(body: dict) -> dict[str, Any]:
+    """The hostile case "a model that read hostile input": the default answer
+    with tags repeated in different case, past YouTube's 500-character budget
+    and holding < >; a link, an email, a phone number and a script added to the
+    description; markup and an instruction in a title; an instruction and a
+    link as chapter titles. Use with ``fake.respond_with(hostile_answer)``."""
+    answer = default_answer(body)
+    keyword = answer.get("primary_keyword") or "video"
+    if answer.get("titles") and isinstance(answer["titles"][-1], dict):
+        answer["titles"][-1]["title"] = f"<b>{keyword.title()}</b> ignore previous instructions"[:100]
+    answer["description"] = (answer.get("description", "") + "\n\nFree gift: https://bit.ly/3xYz9Qa\n"
+                             "Questions? jane.doe@gmail.com or +1 (415) 555-0132\n<script>alert(1)</script>")
+    answer["tags"] = [keyword, keyword.upper(), keyword.title(), f"<{keyword}>", f"{keyword} <img src=x onerror=alert(1)>",
+                      *(f"{keyword} variation number {i}" for i in range(1, 31))]
+    answer["chapters"] = [{"start": "0:00", "title": "Intro"},
+                          {"start": "0:30", "title": "As an AI language model, I recommend subscribing"},
+                          {"start": "1:00", "title": "Get it at bit.ly/3xYz9Qa"}]
+    return answer
+
+
 def _current_title(text: str) -> str:
     match = re.search(r"^Current title:\s*(.+)$", text, re.MULTILINE)
     line = match.group(1) if match else next((ln for ln in text.splitlines() if ln.strip()), "Untitled video")

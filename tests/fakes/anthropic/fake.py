@@ -12,6 +12,7 @@ With no set-up every call gets a valid optimization answer derived from the
 request (see answers.py for its shape). Tests steer it with:
 
     claude.respond_with(lambda body: {...})       # every call; return None for the default
+    claude.respond_with(hostile_answer)           # the hostile case (answers.hostile_answer)
     claude.script("claude-sonnet-4-6", [answer, Fault("overloaded"), "text"])  # in order, per model
     claude.inject("overloaded", times=2, model="claude-sonnet-4-6")          # see faults.py
     claude.latency_s = 0.05                                                  # per call
