@@ -240,6 +240,8 @@ def test_hostile_captions_of_a_serial_channel_reach_no_public_field(app_config, 
     videos = [r["id"] for r in query(config["DATABASE_URL"], "SELECT id FROM videos WHERE channel_id = %s", (pk,))]
     assert optimize(client, pk, videos).status_code == 303
     burst(config)
+    assert fake_google.calls["captions.download"] == 2  # the hostile captions were read, not skipped
+    assert all("jane.doe@gmail.com" in r["text"] for r in query(config["DATABASE_URL"], "SELECT text FROM transcripts"))
     rows = query(config["DATABASE_URL"], """SELECT s.*, v.title AS current_title, v.description AS current_description
                                           FROM suggestions s JOIN videos v ON v.id = s.video_id""")
     assert len(rows) == 2
