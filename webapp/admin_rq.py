@@ -2,12 +2,15 @@
 
 rq-dashboard is a well-kept blueprint but was written for a trusted
 network: its pages use inline scripts and client-side templates (which need
-'unsafe-eval'), and its POST routes (delete, requeue, empty) carry no CSRF
-token. So here it gets:
-- a guard that answers 404 to anyone but a logged-in admin;
-- a same-origin check on its POSTs in place of the CSRF token (our session
-  cookie is SameSite=Lax, so a cross-site POST is anonymous anyway);
-- a CSP of its own, looser only for these pages.
+'unsafe-eval'), its POST routes (delete, requeue, empty, compact) carry no
+CSRF token, and "requeue all" also answers GET. So here it gets:
+- a guard on every URL under the prefix (not only the blueprint's routes,
+  so a redirect or a 405 of the router is no hint either) that answers 404
+  to anyone but a logged-in admin;
+- no cross-site request at all (Sec-Fetch-Site), no GET to a route that
+  changes state, and a same-origin check on POSTs in place of the CSRF token;
+- a CSP of its own, looser only for these pages;
+- compact on an empty queue is a no-op instead of a 500.
 """
 
 from __future__ import annotations
@@ -15,12 +18,19 @@ from __future__ import annotations
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, request
+from flask import Flask, abort, current_app, jsonify, request
 from flask_login import current_user
+from redis.exceptions import ResponseError
+from werkzeug.exceptions import MethodNotAllowed
 
 from webapp.extensions import csrf
 
 URL_PREFIX = "/admin/rq"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+# Sec-Fetch-Site values a dashboard request may carry: our own pages, or the
+# admin typing the URL / opening a bookmark. "same-site" (a sibling
+# subdomain) and "cross-site" are refused.
+ALLOWED_FETCH_SITES = ("same-origin", "none")
 
 RQ_DASHBOARD_CSP = {
     "default-src": "'self'",
@@ -45,6 +55,8 @@ def init_rq_dashboard(app: Flask) -> None:
     csrf.exempt(rq_dashboard.blueprint)
     for endpoint in [e for e in app.view_functions if e.startswith("rq_dashboard.")]:
         app.view_functions[endpoint] = _with_own_csp(app.view_functions[endpoint])
+    compact = "rq_dashboard.compact_queue"
+    app.view_functions[compact] = _empty_queue_compacts_to_nothing(app.view_functions[compact])
     app.before_request(_guard)
 
 
@@ -63,14 +75,47 @@ def _with_own_csp(view):
     return wrapped
 
 
+def _empty_queue_compacts_to_nothing(view):
+    """RQ's Queue.compact() renames the queue's list, and Redis refuses to
+    rename a key that does not exist, which is what an empty queue is."""
+
+    @wraps(view)
+    def wrapped(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except ResponseError as exc:
+            if "no such key" not in str(exc).lower():
+                raise
+            return jsonify(status="OK"), {"Cache-Control": "no-store"}
+
+    return wrapped
+
+
 def _guard():
-    if request.blueprint != "rq_dashboard":
+    """Runs before routing errors are raised (Flask dispatches them after
+    the before_request functions), so it covers redirects and 405s too."""
+    if request.path != URL_PREFIX and not request.path.startswith(URL_PREFIX + "/"):
         return None
     if not (current_user.is_authenticated and current_user.is_admin):
         abort(404)
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not _same_origin():
+    if request.headers.get("Sec-Fetch-Site", "none") not in ALLOWED_FETCH_SITES:
         abort(403)
+    rule = request.url_rule
+    if rule is not None and "POST" in (rule.methods or ()) and request.method != "POST":
+        # "requeue all" also answers GET upstream: a link could trigger it.
+        raise MethodNotAllowed(valid_methods=["POST"])
+    if request.method not in SAFE_METHODS and not _same_origin():
+        abort(403)
+    _known_instance_or_404()
     return None
+
+
+def _known_instance_or_404() -> None:
+    """The dashboard raises LookupError (a 500) for an instance number past
+    its list of Redis URLs; there is only one here."""
+    number = (request.view_args or {}).get("instance_number")
+    if number is not None and number >= len(current_app.config["RQ_DASHBOARD_REDIS_URL"]):
+        abort(404)
 
 
 def _same_origin() -> bool:
