@@ -34,8 +34,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from optimizer import limits
-from optimizer.privacy import EMAIL, PHONE
 from optimizer.text import chapter_line, chapter_problem, chapters_in, squash_spaces, truncate_words
+from optimizer.untrusted import EMAIL, INSTRUCTION, MARKUP, URL, normalise, phones, readings
 
 FIELDS = {"title": "A title", "description": "From the description", "tags": "A tag", "primary_keyword": "The keyword",
           "chapters": "A chapter title"}
@@ -46,44 +46,6 @@ REASONS = {
     "personal_data": "it held an email address or phone number that your description does not already have",
 }
 
-_MARKUP = re.compile(
-    r"</?[a-z!][^>]*>?|&#?[a-z0-9]+;|\b(?:java|vb)script\s*:|\bdata\s*:\s*\w+/[\w.+-]+"
-    r"|\b(?:on[a-z]{3,}|src|href|style|srcdoc|formaction)\s*=|\{\{|\}\}|\$\{|`",
-    re.IGNORECASE,
-)
-# Common top-level domains of links in descriptions; a bare "name.tld" with
-# one of these reads as a link. (Not every TLD: "node.js" is a topic.)
-_TLDS = (
-    "com|net|org|io|co|ly|me|tv|gg|xyz|app|dev|info|biz|us|uk|de|fr|es|it|nl|ru|cn|in|jp|br|au|ca|ai|link|site|"
-    "online|shop|store|click|top|live|page|to|be|fm|im|sh|so|vip|club|pro|blog|news|tk|ml|ga|cf|gq|cc|ws|su"
-)
-_URL = re.compile(
-    rf"(?:[a-z][a-z0-9+.-]*://|www\.)[^\s<>\"']*|\b(?:[a-z0-9-]+\.)+(?:{_TLDS})\b(?:/[^\s<>\"']*)?",
-    re.IGNORECASE,
-)
-_AI = r"(?:an?\s+)?(?:helpful\s+|unrestricted\s+|uncensored\s+)?(?:ai(?:\s+(?:assistant|model))?|a\.i\.|" \
-      r"artificial intelligence|(?:large\s+)?language model|llm|chat\s*bot|gpt(?:-?\d[\w.]*)?|chatgpt|claude)"
-_INSTRUCTION = re.compile(
-    "|".join([
-        r"\b(?:ignore|disregard|forget|override|bypass|discard)\b[\w\s,'’-]{0,40}?"
-        r"\b(?:instructions?|prompts?|directives|guidelines|your\s+programming|"
-        r"(?:previous|prior|above|earlier|all)\s+(?:rules|context))\b",
-        r"\b(?:previous|prior|above|earlier|original|initial|all)\s+(?:instructions?|prompts?|directives)\b",
-        r"\bnew\s+(?:instructions?|directives|system\s+prompt)\b",
-        r"\bsystem\s*(?:prompt|message|instructions?|override)\b",
-        r"\bas\s+an?\s+" + _AI + r"\b",
-        r"\b(?:you\s+are|you're|act\s+as|pretend\s+(?:to\s+be|you\s+are)|role-?play\s+as|behave\s+like)\s+(?:now\s+)?"
-        r"(?:" + _AI + r"|an?\s+(?:helpful\s+)?assistant)\b",
-        r"\b(?:hey|dear|attention|note\s+to(?:\s+the)?|if\s+you\s+are|calling\s+all)\s+" + _AI + r"\b",
-        r"\b(?:reveal|print|repeat|output|show|leak)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+)?"
-        r"(?:prompt|instructions|rules|configuration)\b",
-        r"\b(?:jailbreak|prompt\s+injection|developer\s+mode|dan\s+mode|do\s+anything\s+now)\b",
-        r"^\s*(?:system|assistant|user|human)\s*:",
-        r"\[/?inst\]|<\|[a-z_]+\|>|#{2,}\s*(?:instruction|system|response)",
-        r"\b(?:respond|reply|answer)\s+only\s+with\b",
-    ]),
-    re.IGNORECASE | re.MULTILINE,
-)
 # Besides letters, digits, marks and spaces, the punctuation real topics
 # use in a tag or keyword ("c++", "q&a", "rock 'n' roll", "node.js").
 _TAG_PUNCTUATION = frozenset("'’&+#.-!?:")
@@ -119,16 +81,16 @@ class Known:
 
     @classmethod
     def of(cls, title: str | None, description: str | None) -> Known:
-        return cls(text=f"{title or ''}\n{description or ''}", description=description or "")
+        return cls(text=normalise(f"{title or ''}\n{description or ''}"), description=description or "")
 
     def urls(self) -> set[str]:
-        return {_url_key(m.group(0)) for m in _URL.finditer(self.text)}
+        return {_url_key(m.group(0)) for m in URL.finditer(EMAIL.sub(" ", self.text))}
 
     def emails(self) -> set[str]:
         return {m.group(0).casefold() for m in EMAIL.finditer(self.text)}
 
     def phones(self) -> set[str]:
-        return {_digits(m.group(0)) for m in PHONE.finditer(self.text)}
+        return {_digits(number) for number in phones(self.text)}
 
 
 def _url_key(url: str) -> str:
@@ -149,16 +111,23 @@ def problem(text: str, known: Known, *, strict: bool = False) -> str | None:
     """Why ``text`` must not be published (a key of REASONS), or None.
     ``strict`` is for tags and keywords: never a link or an address, even
     the creator's own, and any odd punctuation counts as markup."""
-    if any(m.group(0).casefold() not in known.emails() or strict for m in EMAIL.finditer(text)):
+    for reading in readings(text):
+        if reason := _problem(reading, known, strict):
+            return reason
+    return None
+
+
+def _problem(text: str, known: Known, strict: bool) -> str | None:
+    if any(strict or m.group(0).casefold() not in known.emails() for m in EMAIL.finditer(text)):
         return "personal_data"
     without_emails = EMAIL.sub(" ", text)
-    if any(strict or _url_key(m.group(0)) not in known.urls() for m in _URL.finditer(without_emails)):
+    if any(strict or _url_key(m.group(0)) not in known.urls() for m in URL.finditer(without_emails)):
         return "url"
-    if _MARKUP.search(text) or (strict and _odd_character(text)):
-        return "markup"
-    if any(len(_digits(m.group(0))) >= 9 and _digits(m.group(0)) not in known.phones() for m in PHONE.finditer(text)):
+    if any(strict or _digits(number) not in known.phones() for number in phones(without_emails)):
         return "personal_data"
-    for match in _INSTRUCTION.finditer(text):
+    if MARKUP.search(text) or (strict and _odd_character(text)):
+        return "markup"
+    for match in INSTRUCTION.finditer(text):
         if squash_spaces(match.group(0)).casefold() not in squash_spaces(known.text).casefold():
             return "instruction"
     return None
@@ -232,7 +201,8 @@ def creator_lines(description: str) -> list[str]:
     lines = []
     for line in (description or "").splitlines():
         text = line.strip()
-        if text and (_URL.search(text) or EMAIL.search(text) or PHONE.search(text)
+        plain = normalise(text)
+        if text and (URL.search(plain) or EMAIL.search(plain) or phones(plain)
                      or re.match(r"^[@#]\w", text) or _CREDIT.search(text)):
             lines.append(text)
     return lines
