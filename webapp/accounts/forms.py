@@ -7,11 +7,19 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from webapp.accounts.passwords import MAX_LENGTH, policy_problem
+from webapp.accounts.store import normalize_email
+
+
+def _normalized(value):
+    # Before the validators run, so that length and syntax are checked on
+    # what is stored and looked up (NFKC can change the length).
+    return normalize_email(value) if isinstance(value, str) else value
 
 
 def _email_field() -> EmailField:
     return EmailField(
         "Email",
+        filters=[_normalized],
         validators=[DataRequired("Enter your email address."), Length(max=254),
                     Email("Enter a valid email address.", check_deliverability=False)],
         render_kw={"autocomplete": "email", "autocapitalize": "none", "spellcheck": "false"},

@@ -146,4 +146,4 @@ def admin_users():
     # A member is not told that the page exists.
     if not current_user.is_admin:
         abort(404)
-    return render_template("admin/users.html", users=store.list_users())
+    return render_template("admin/users.html", users=store.list_users(), lookalikes=store.email_lookalikes())

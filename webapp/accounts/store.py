@@ -3,6 +3,7 @@ parameters; callers get plain dicts."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import psycopg2.errors
@@ -12,6 +13,15 @@ from reliability.db import retry_on_db_error, transaction
 from reliability.errors import Conflict
 
 _USER_COLUMNS = "id, email, password_hash, role, session_version, created_at, last_login_at"
+
+
+def normalize_email(address: str) -> str:
+    """The form an address is stored and looked up in: NFKC, so that "ü" in
+    NFC or NFD and a fullwidth "ａ" are the plain characters. Case is kept
+    for display; every comparison goes through the database's
+    email_key_of() (NFKC, then lower case; migration 0009), and the unique
+    index on that key makes look-alikes one account."""
+    return unicodedata.normalize("NFKC", address).strip()
 
 
 @retry_on_db_error()
@@ -24,7 +34,14 @@ def get_user(user_id: int) -> dict[str, Any] | None:
 @retry_on_db_error()
 def find_by_email(email: str) -> dict[str, Any] | None:
     with transaction() as cur:
-        cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE lower(email) = lower(%s)", (email.strip(),))
+        # Accounts that collided before migration 0009 share a key: the one
+        # whose stored address is exactly what was typed comes first.
+        address = normalize_email(email)
+        cur.execute(
+            f"""SELECT {_USER_COLUMNS} FROM users WHERE email_key = email_key_of(%s)
+                ORDER BY email = %s DESC, email_lookalike, id LIMIT 1""",
+            (address, address),
+        )
         return cur.fetchone()
 
 
@@ -34,7 +51,7 @@ def create_user(email: str, password_hash: str, role: str = "member", *, ip_addr
         with transaction() as cur:
             cur.execute(
                 f"INSERT INTO users (email, password_hash, role) VALUES (%s, %s, %s) RETURNING {_USER_COLUMNS}",
-                (email.strip(), password_hash, role),
+                (normalize_email(email), password_hash, role),
             )
             user = cur.fetchone()
             audit.record(cur, "user.created", actor_id=user["id"], actor_email=user["email"],
@@ -89,6 +106,18 @@ def list_users(limit: int = 200) -> list[dict[str, Any]]:
         cur.execute(
             "SELECT id, email, role, created_at, last_login_at FROM users ORDER BY created_at LIMIT %s",
             (limit,),
+        )
+        return cur.fetchall()
+
+
+def email_lookalikes() -> list[dict[str, Any]]:
+    """Groups of accounts whose addresses are one after normalisation (they
+    existed before migration 0009; new ones cannot be made). Shown to
+    admins, never merged: each person keeps their own account."""
+    with transaction() as cur:
+        cur.execute(
+            """SELECT email_key, array_agg(email ORDER BY id) AS emails, array_agg(id ORDER BY id) AS user_ids
+               FROM users GROUP BY email_key HAVING count(*) > 1 ORDER BY min(id)"""
         )
         return cur.fetchall()
 

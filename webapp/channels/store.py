@@ -11,6 +11,7 @@ from optimizer.youtube import quota
 from reliability import audit
 from reliability.db import transaction
 from reliability.errors import Conflict, NotFound
+from webapp.accounts.store import normalize_email
 
 ROLES = ("owner", "editor", "viewer")
 ROLE_RANK = {"viewer": 1, "editor": 2, "owner": 3}
@@ -125,7 +126,9 @@ def members(channel_id: int) -> list[dict[str, Any]]:
 def add_member(channel_id: int, email: str, role: str, *, actor_id: int, actor_email: str) -> dict[str, Any]:
     """Invite an existing user; raises NotFound or Conflict with a clear message."""
     with transaction() as cur:
-        cur.execute("SELECT id, email FROM users WHERE lower(email) = lower(%s)", (email.strip(),))
+        address = normalize_email(email)  # look-alike addresses are one account (migration 0009)
+        cur.execute("""SELECT id, email FROM users WHERE email_key = email_key_of(%s)
+                       ORDER BY email = %s DESC, email_lookalike, id LIMIT 1""", (address, address))
         user = cur.fetchone()
         if user is None:
             raise NotFound("No account uses that email. Ask them to create an account first.", code="user_not_found")
