@@ -70,7 +70,11 @@ def _finish_config(app: Flask) -> None:
             f"{missing}: expected a URL; run the app with `make run`, which starts embedded servers when none is set"
         )
     config["TESTING"] = config["ENVIRONMENT"] == "test" or config.get("TESTING", False)
-    config["PERMANENT_SESSION_LIFETIME"] = 14 * 24 * 3600
+    from webapp.accounts.sessions import REMEMBER_LIFETIME, SESSION_LIFETIME
+
+    # The cookies live as long as their server-side session row may.
+    config["PERMANENT_SESSION_LIFETIME"] = SESSION_LIFETIME
+    config["REMEMBER_COOKIE_DURATION"] = REMEMBER_LIFETIME
 
 
 def _configure_database(app: Flask) -> None:
@@ -91,7 +95,13 @@ def _init_extensions(app: Flask) -> None:
     login_manager.login_view = "accounts.login"
     login_manager.login_message = "Please log in to see that page."
     login_manager.login_message_category = "info"
-    login_manager.session_protection = "strong"
+    # Not "strong": Flask-Login falls back to "basic" for permanent sessions,
+    # and binding a session to address and user agent breaks on every
+    # mobile network change while a thief copies the user agent with the
+    # cookie. The protection is the server-side session instead (ended at
+    # logout, listed and ended on the settings page, rotated at login and
+    # at a password change): see docs/security.md.
+    login_manager.session_protection = None
     login_manager.user_loader(load_user)
     login_manager.unauthorized_handler(_unauthorized)
     register_error_handlers(app)
@@ -128,11 +138,10 @@ def _vary_on_htmx(response):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from webapp.accounts.recovery import bp as recovery_bp
     from webapp.accounts.routes import bp as accounts_bp
+    from webapp.accounts.session_routes import bp as sessions_bp
     from webapp.admin_rq import init_rq_dashboard
     from webapp.channels.connect import bp as connect_bp
-    from webapp.channels.invitations import bp as invitations_bp
     from webapp.channels.members import bp as members_bp
     from webapp.channels.routes import bp as channels_bp
     from webapp.main.routes import bp as main_bp
@@ -144,11 +153,10 @@ def _register_blueprints(app: Flask) -> None:
 
     app.register_blueprint(main_bp)
     app.register_blueprint(accounts_bp)
+    app.register_blueprint(sessions_bp)
     app.register_blueprint(channels_bp)
     app.register_blueprint(connect_bp)
     app.register_blueprint(members_bp)
-    app.register_blueprint(invitations_bp)
-    app.register_blueprint(recovery_bp)
     app.register_blueprint(optimize_bp)
     app.register_blueprint(videos_bp)
     app.register_blueprint(review_bp)

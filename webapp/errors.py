@@ -74,6 +74,8 @@ def _app_error(exc: AppError):
     if exc.status >= 500:
         log.warning("service error", extra={"error_code": exc.code})
     headers = {"Retry-After": "5"} if exc.status == 503 else None
+    if getattr(exc, "retry_after", None):  # a per-account delay says how long
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(exc.status, exc.code, exc.message, headers)
 
 

@@ -2,40 +2,44 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import g
+from flask import g, request
 from flask_login import UserMixin
 
-from webapp.accounts import store
+from webapp.accounts import sessions
 
 
 class User(UserMixin):
-    """A read-only view of a users row. The session id includes the
-    session_version, so a password change logs out every other session."""
+    """A read-only view of a users row, logged in through one server-side
+    session (webapp/accounts/sessions.py). Flask-Login keeps ``get_id()`` in
+    the session cookie and the remember-me cookie: it is the session's
+    random token, so ending the session row makes both cookies useless."""
 
-    def __init__(self, row: dict[str, Any]):
+    def __init__(self, row: dict[str, Any], token: str):
         self.id = row["id"]
         self.email = row["email"]
         self.role = row["role"]
-        self.session_version = row["session_version"]
         self.created_at = row.get("created_at")
         self.last_login_at = row.get("last_login_at")
+        self.session_token = token
+        self.session_id = row.get("session_id")
+        self.session_remember = bool(row.get("session_remember"))
 
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
 
     def get_id(self) -> str:
-        return f"{self.id}:{self.session_version}"
+        return self.session_token
 
 
-def load_user(session_id: str) -> User | None:
-    """Flask-Login's user_loader: None for a malformed id, a deleted user or
-    a stale session version."""
-    user_part, _, version_part = (session_id or "").partition(":")
-    if not (user_part.isdigit() and version_part.isdigit()):
+def load_user(token: str) -> User | None:
+    """Flask-Login's user_loader: None for a malformed, unknown, revoked or
+    expired session token (the browser then sees the login page)."""
+    if not token or len(token) > 100:
         return None
     # Flask-Login calls this again on every current_user access while no user
     # is loaded: the rate-limit key, the view and the error page each asked,
@@ -45,13 +49,15 @@ def load_user(session_id: str) -> User | None:
     if failure is not None:
         raise failure
     try:
-        row = store.get_user(int(user_part))
+        row = sessions.load(token)
     except Exception as exc:
         g._user_load_failure = exc
         raise
-    if row is None or row["session_version"] != int(version_part):
+    if row is None:
         return None
-    return User(row)
+    if sessions.needs_touch(row, request.remote_addr, dt.datetime.now(dt.UTC)):
+        sessions.touch(row["session_id"], row["session_remember"], request.remote_addr)
+    return User(row, token)
 
 
 def safe_next_url(target: str | None, default: str) -> str:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from webapp.accounts import signup, store
+from reliability.errors import Conflict
+from webapp.accounts import sessions, store, throttle
 from webapp.accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
 from webapp.accounts.identity import User, safe_next_url
 from webapp.accounts.passwords import hash_password, verify_password
@@ -37,10 +38,20 @@ def _verify(password: str, stored_hash: str | None) -> bool:
 
 
 def _start_session(row: dict, remember: bool = False) -> None:
-    # Nothing from before login survives into the logged-in session.
+    """A new server-side session with a new token (rotation at login and at
+    a password change); nothing from before survives into it."""
+    token = sessions.start(row["id"], remember=remember, user_agent=request.user_agent.string, ip=_client_ip())
     session.clear()
-    login_user(User(row), remember=remember)
+    login_user(User(row, token), remember=remember)
     session.permanent = True
+
+
+def _locked(template: str, exc: throttle.AccountLocked, form, **context):
+    """The page again, with the wait in words, as 429 with Retry-After."""
+    form.form_errors.append(exc.message)
+    return render_template(template, **context), 429, {"Retry-After": str(exc.retry_after)}
+
+
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -56,7 +67,11 @@ def login():
     if not form.validate_on_submit():
         return render_template("auth/login.html", form=form), 400
     row = store.find_by_email(form.email.data)
-    if not _verify(form.password.data, row["password_hash"] if row else None):
+    try:
+        right = throttle.check_password(form.email.data, form.password.data, row["password_hash"] if row else None)
+    except throttle.AccountLocked as exc:
+        return _locked("auth/login.html", exc, form, form=form)
+    if not right:
         form.form_errors.append(BAD_CREDENTIALS)
         return render_template("auth/login.html", form=form), 401
     _start_session(row, remember=form.remember.data)
@@ -74,15 +89,20 @@ def register():
         return render_template("auth/register.html", form=form)
     if not form.validate_on_submit():
         return render_template("auth/register.html", form=form), 400
-    # The same answer for a new and a taken address (no account enumeration):
-    # the mail tells the address's owner which it was. Nobody is logged in
-    # here, since that too would tell the two apart; log in next.
-    signup.register(form.email.data, form.password.data, _client_ip())
-    return redirect(url_for("recovery.check_inbox"))
+    try:
+        row = store.create_user(form.email.data, _hash(form.password.data), ip_address=_client_ip())
+    except Conflict as exc:
+        form.email.errors.append(exc.message)
+        return render_template("auth/register.html", form=form), 409
+    _start_session(row)
+    flash("Welcome! Your account is ready.", "success")
+    return redirect(url_for("main.dashboard"))
 
 
 @bp.post("/logout")
 def logout():
+    if current_user.is_authenticated:
+        sessions.revoke(current_user.session_token)  # every copy of this cookie dies with it
     logout_user()
     session.clear()
     flash("You are logged out.", "info")
@@ -104,13 +124,17 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         row = store.get_user(current_user.id)
-        if not _verify(form.current_password.data, row["password_hash"]):
+        try:
+            right = throttle.check_password(row["email"], form.current_password.data, row["password_hash"])
+        except throttle.AccountLocked as exc:
+            return _locked("account/settings.html", exc, form, password_form=form, delete_form=DeleteAccountForm())
+        if not right:
             form.current_password.errors.append("That is not your current password.")
         elif form.password.data.lower() == row["email"].lower():
             form.password.errors.append("Your password cannot be your email address.")
         else:
-            version = store.change_password(row["id"], _hash(form.password.data), ip_address=_client_ip())
-            _start_session({**row, "session_version": version})
+            store.change_password(row["id"], _hash(form.password.data), ip_address=_client_ip())
+            _start_session(row, remember=current_user.session_remember)
             flash("Your password was changed. Other devices have been logged out.", "success")
             return redirect(url_for("accounts.settings"))
     return render_template("account/settings.html", password_form=form, delete_form=DeleteAccountForm()), 400
@@ -123,7 +147,11 @@ def delete_account():
     form = DeleteAccountForm()
     if form.validate_on_submit():
         row = store.get_user(current_user.id)
-        if not _verify(form.current_password.data, row["password_hash"]):
+        try:
+            right = throttle.check_password(row["email"], form.current_password.data, row["password_hash"])
+        except throttle.AccountLocked as exc:
+            return _locked("account/settings.html", exc, form, password_form=ChangePasswordForm(), delete_form=form)
+        if not right:
             form.current_password.errors.append("That is not your password.")
         elif row["role"] == "admin" and store.count_admins() <= 1:
             form.form_errors.append("You are the only admin. Make another user an admin before deleting your account.")
