@@ -110,6 +110,28 @@ def _rate_limit(raw: str) -> str:
 _rate_limit.expected = 'rate limits such as "10 per minute; 50 per hour"'  # type: ignore[attr-defined]
 
 
+def _mail_url(raw: str) -> str:
+    from reliability.mail import parse_mail_url
+
+    parse_mail_url(raw)  # the one check, shared with the sender
+    return raw.strip()
+
+
+_mail_url.expected = "smtp://[user:password@]host[:port] or smtps://… (TLS)"  # type: ignore[attr-defined]
+
+
+def _mail_address(raw: str) -> str:
+    from email.utils import parseaddr
+
+    value = raw.strip()
+    if "\n" in value or "\r" in value or "@" not in parseaddr(value)[1]:
+        raise ValueError
+    return value
+
+
+_mail_address.expected = 'an address such as "Channel Optimizer <no-reply@example.com>"'  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Setting:
     name: str
@@ -173,6 +195,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("MONTHLY_OPTIMIZATIONS_PER_USER", _int(0, 1_000_000), 500),
     Setting("MONTHLY_COST_CAP_USD", _float(0, 100_000), 25.0),
     Setting("DATA_RETENTION_DAYS", _int(1, 30), 30),
+    Setting("MAIL_URL", _mail_url),
+    Setting("MAIL_FROM", _mail_address, "Channel Optimizer <no-reply@localhost>"),
+    Setting("PUBLIC_BASE_URL", _HTTP),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -213,6 +238,9 @@ def _check_combination(values: dict[str, Any], environ: Mapping[str, str]) -> No
         _require_secure(values, environ)
     if values["DATABASE_POOL_SIZE"] + values["DATABASE_MAX_OVERFLOW"] > 1000:
         raise ConfigError("DATABASE_MAX_OVERFLOW: expected DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW at most 1000")
+    if env in ("staging", "production") and values["MAIL_URL"] and not values["PUBLIC_BASE_URL"]:
+        # Links in real mail must not be built from a Host header an attacker chose.
+        raise ConfigError(f"PUBLIC_BASE_URL: expected the site's https:// address when MAIL_URL is set in {env}")
     for key in values["TOKEN_ENCRYPTION_KEY"]:
         _check_fernet_key(key)
     if values["GOOGLE_CLIENT_ID"] and not values["TOKEN_ENCRYPTION_KEY"]:

@@ -138,10 +138,12 @@ def _vary_on_htmx(response):
 
 
 def _register_blueprints(app: Flask) -> None:
+    from webapp.accounts.recovery import bp as recovery_bp
     from webapp.accounts.routes import bp as accounts_bp
     from webapp.accounts.session_routes import bp as sessions_bp
     from webapp.admin_rq import init_rq_dashboard
     from webapp.channels.connect import bp as connect_bp
+    from webapp.channels.invitations import bp as invitations_bp
     from webapp.channels.members import bp as members_bp
     from webapp.channels.routes import bp as channels_bp
     from webapp.main.routes import bp as main_bp
@@ -157,6 +159,8 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(channels_bp)
     app.register_blueprint(connect_bp)
     app.register_blueprint(members_bp)
+    app.register_blueprint(invitations_bp)
+    app.register_blueprint(recovery_bp)
     app.register_blueprint(optimize_bp)
     app.register_blueprint(videos_bp)
     app.register_blueprint(review_bp)

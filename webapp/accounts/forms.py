@@ -68,3 +68,16 @@ class DeleteAccountForm(FlaskForm):
                                      render_kw={"autocomplete": "current-password"})
     confirm = BooleanField("I understand that this deletes my account and cannot be undone",
                            validators=[DataRequired("Tick the box to confirm.")])
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = _email_field()
+
+
+class ResetPasswordForm(_NewPasswordMixin, FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired("Choose a new password.")],
+                             render_kw={"autocomplete": "new-password"},
+                             description="At least 12 characters.")
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+                            render_kw={"autocomplete": "new-password"})

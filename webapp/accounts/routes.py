@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
-from reliability.errors import Conflict
-from webapp.accounts import sessions, store, throttle
+from webapp.accounts import sessions, signup, store, throttle
 from webapp.accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
 from webapp.accounts.identity import User, safe_next_url
 from webapp.accounts.passwords import hash_password, verify_password
@@ -89,14 +88,11 @@ def register():
         return render_template("auth/register.html", form=form)
     if not form.validate_on_submit():
         return render_template("auth/register.html", form=form), 400
-    try:
-        row = store.create_user(form.email.data, _hash(form.password.data), ip_address=_client_ip())
-    except Conflict as exc:
-        form.email.errors.append(exc.message)
-        return render_template("auth/register.html", form=form), 409
-    _start_session(row)
-    flash("Welcome! Your account is ready.", "success")
-    return redirect(url_for("main.dashboard"))
+    # The same answer for a new and a taken address (no account enumeration):
+    # the mail tells the address's owner which it was. Nobody is logged in
+    # here, since that too would tell the two apart; log in next.
+    signup.register(form.email.data, form.password.data, _client_ip())
+    return redirect(url_for("recovery.check_inbox"))
 
 
 @bp.post("/logout")

@@ -129,3 +129,34 @@ def count_admins() -> int:
     with transaction() as cur:
         cur.execute("SELECT count(*) AS n FROM users WHERE role = 'admin'")
         return cur.fetchone()["n"]
+
+
+# -- confirmed addresses and password resets (webapp/accounts/signup.py) ------------------------
+
+
+def email_verified(user_id: int) -> bool:
+    with transaction() as cur:
+        cur.execute("SELECT email_verified_at IS NOT NULL AS verified FROM users WHERE id = %s", (user_id,))
+        row = cur.fetchone()
+        return bool(row and row["verified"])
+
+
+def mark_verified(cur, user_id: int) -> None:
+    cur.execute("UPDATE users SET email_verified_at = coalesce(email_verified_at, now()) WHERE id = %s", (user_id,))
+
+
+def reset_password(cur, user_id: int, password_hash: str, *, ip_address: str | None = None) -> dict[str, Any]:
+    """Set the password from a reset link, in the caller's transaction (the
+    one that used the link). The session version moves on, which ends every
+    session of the account; the link reached the address, so it counts as
+    confirmed."""
+    cur.execute(
+        f"""UPDATE users SET password_hash = %s, session_version = session_version + 1, updated_at = now(),
+                             email_verified_at = coalesce(email_verified_at, now())
+            WHERE id = %s RETURNING {_USER_COLUMNS}""",
+        (password_hash, user_id),
+    )
+    row = cur.fetchone()
+    audit.record(cur, "user.password_reset", actor_id=user_id, actor_email=row["email"],
+                 target_type="user", target_id=user_id, ip_address=ip_address)
+    return row

@@ -1,5 +1,7 @@
-"""A channel's members: the owner invites existing users as editor
-(optimize, apply) or viewer (read only). Every change is audited."""
+"""A channel's members: the owner invites an address by mail as editor
+(optimize, apply) or viewer (read only; see invitations.py: the role is
+granted when a confirmed account with that address accepts). Every change
+is audited."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from wtforms import EmailField, SelectField
 from wtforms.validators import DataRequired, Email, Length
 
 from reliability.errors import AppError
-from webapp.channels import store
+from webapp.channels import invitations, store
 from webapp.channels.access import can, require_channel
 
 bp = Blueprint("members", __name__)
@@ -19,7 +21,7 @@ ROLE_CHOICES = [("editor", "Editor: can optimize and apply"), ("viewer", "Viewer
 
 
 class InviteForm(FlaskForm):
-    email = EmailField("Email of an existing account", validators=[
+    email = EmailField("Email address", validators=[
         DataRequired("Enter their email."), Length(max=254), Email("Enter a valid email.", check_deliverability=False)])
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
 
@@ -29,8 +31,10 @@ class RoleForm(FlaskForm):
 
 
 def _page(channel, form, status=200):
+    can_manage = can(channel, "owner")
     return render_template("channels/members.html", channel=channel, members=store.members(channel["id"]),
-                           form=form, role_form=RoleForm(), can_manage=can(channel, "owner")), status
+                           form=form, role_form=RoleForm(), can_manage=can_manage,
+                           invitations=invitations.pending(channel["id"]) if can_manage else []), status
 
 
 @bp.get("/channels/<int:channel_id>/members")
@@ -46,13 +50,10 @@ def invite(channel_id: int):
     form = InviteForm()
     if not form.validate_on_submit():
         return _page(channel, form, 400)
-    try:
-        user = store.add_member(channel_id, form.email.data, form.role.data,
-                                actor_id=current_user.id, actor_email=current_user.email)
-    except AppError as exc:
-        form.email.errors.append(exc.message)
-        return _page(channel, form, exc.status)
-    flash(f"{user['email']} can now {'optimize and apply' if form.role.data == 'editor' else 'view'} this channel.", "success")
+    # The same answer for any address, with or without an account.
+    invitations.invite(channel, form.email.data, form.role.data, actor_id=current_user.id, actor_email=current_user.email)
+    flash(f"We mailed an invitation to {form.email.data.strip()}. They join as {form.role.data} "
+          "when they accept it with a confirmed account.", "success")
     return redirect(url_for("members.index", channel_id=channel_id))
 
 

@@ -1,0 +1,130 @@
+"""Invitations to a channel, by address.
+
+The owner invites any address; the page answers the same whether or not an
+account uses it (no account enumeration), and a mail carries a one-time
+link. The role is granted only when a logged-in account whose confirmed
+address is the invited one accepts the link; until then nobody gains
+anything. Every step is audited.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg2.errors
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+
+from reliability import audit
+from reliability.db import transaction
+from webapp.accounts import tokens
+from webapp.accounts.mailing import compose, dispatch, link
+from webapp.accounts.recovery import email_unverified
+
+bp = Blueprint("invitations", __name__)
+
+ROLE_LABELS = {"editor": "an editor (can optimize and apply)", "viewer": "a viewer (can only look)"}
+
+
+def invite(channel: dict[str, Any], email: str, role: str, *, actor_id: int, actor_email: str) -> None:
+    """Store the invitation and mail its link (the same for any address)."""
+    token, token_hash = tokens.new_secret("invitation")
+    with transaction() as cur:
+        cur.execute(
+            """INSERT INTO channel_invitations (channel_id, email, role, invited_by, token_hash, expires_at)
+               VALUES (%s, %s, %s, %s, %s, now() + %s) RETURNING id""",
+            (channel["id"], email.strip(), role, actor_id, token_hash, tokens.LIFETIMES["invitation"]),
+        )
+        invitation_id = cur.fetchone()["id"]
+        audit.record(cur, "channel.member_invited", actor_id=actor_id, actor_email=actor_email, target_type="channel",
+                     target_id=channel["id"], details={"invitation_id": invitation_id, "role": role})
+        outbox_id = compose(cur, kind="invitation", recipient=email.strip(),
+                            subject="You are invited to a channel on Channel Optimizer",
+                            inviter=actor_email, channel_title=channel["title"], role_label=ROLE_LABELS[role],
+                            url=link("invitations.show", token=token),
+                            days=tokens.LIFETIMES["invitation"].days)
+    dispatch(outbox_id)
+
+
+def pending(channel_id: int) -> list[dict[str, Any]]:
+    with transaction() as cur:
+        cur.execute(
+            """SELECT email, role, expires_at FROM channel_invitations
+               WHERE channel_id = %s AND accepted_at IS NULL AND expires_at > now()
+               ORDER BY created_at DESC LIMIT 100""",
+            (channel_id,),
+        )
+        return cur.fetchall()
+
+
+_OPEN = "i.token_hash = %s AND i.accepted_at IS NULL AND i.expires_at > now()"
+
+
+def _find(token: str) -> dict[str, Any] | None:
+    token_hash = tokens.hash_of_link("invitation", token)
+    if token_hash is None:
+        return None
+    with transaction() as cur:
+        cur.execute(
+            f"""SELECT i.id, i.email, i.role, c.title AS channel_title, u.email AS inviter
+                FROM channel_invitations i JOIN channels c ON c.id = i.channel_id
+                LEFT JOIN users u ON u.id = i.invited_by WHERE {_OPEN}""",
+            (token_hash,),
+        )
+        return cur.fetchone()
+
+
+def _accept(token: str, user_id: int, user_email: str) -> tuple[int, str] | None:
+    """Use the link once and grant its role: (channel id, outcome), outcome
+    'joined' or 'already_member'; None when the link does not work."""
+    token_hash = tokens.hash_of_link("invitation", token)
+    if token_hash is None:
+        return None
+    with transaction() as cur:
+        cur.execute(
+            f"""UPDATE channel_invitations i SET accepted_at = now(), accepted_by = %s
+                WHERE {_OPEN} AND lower(i.email) = lower(%s) RETURNING id, channel_id, role, invited_by""",
+            (user_id, token_hash, user_email),
+        )
+        invitation = cur.fetchone()
+        if invitation is None:
+            return None
+        cur.execute("SAVEPOINT join_channel")
+        try:
+            cur.execute("INSERT INTO channel_members (channel_id, user_id, role, added_by) VALUES (%s, %s, %s, %s)",
+                        (invitation["channel_id"], user_id, invitation["role"], invitation["invited_by"]))
+        except psycopg2.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT join_channel")
+            return invitation["channel_id"], "already_member"
+        audit.record(cur, "channel.member_added", actor_id=user_id, actor_email=user_email, target_type="channel",
+                     target_id=invitation["channel_id"],
+                     details={"user_id": user_id, "role": invitation["role"], "invitation_id": invitation["id"]})
+        return invitation["channel_id"], "joined"
+
+
+def _refusal(invitation: dict[str, Any]) -> str | None:
+    """Why the logged-in user may not accept this invitation yet, or None."""
+    if current_user.email.lower() != invitation["email"].lower():
+        return ("This invitation was sent to another address. Log in with the account that uses it, "
+                "or create one with that address.")
+    if email_unverified():
+        return "Confirm your address first (use the link we mailed you), then open this invitation again."
+    return None
+
+
+@bp.route("/invitations/<token>", methods=["GET", "POST"])
+@login_required
+def show(token: str):
+    invitation = _find(token)
+    if invitation is None:
+        return render_template("auth/link_invalid.html", message=tokens.INVALID_LINK), 400
+    refusal = _refusal(invitation)
+    if request.method == "GET" or refusal:
+        return render_template("channels/invitation.html", invitation=invitation, refusal=refusal,
+                               role_label=ROLE_LABELS[invitation["role"]]), (403 if refusal and request.method == "POST" else 200)
+    accepted = _accept(token, current_user.id, current_user.email)
+    if accepted is None:
+        return render_template("auth/link_invalid.html", message=tokens.INVALID_LINK), 400
+    channel_id, outcome = accepted
+    flash("You joined the channel." if outcome == "joined" else "You were already a member of this channel.", "success")
+    return redirect(url_for("channels.show", channel_id=channel_id))
