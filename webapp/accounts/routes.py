@@ -45,12 +45,11 @@ def _start_session(row: dict, remember: bool = False) -> None:
     session.permanent = True
 
 
-def _locked(template: str, exc: throttle.AccountLocked, form, **context):
-    """The page again, with the wait in words, as 429 with Retry-After."""
-    form.form_errors.append(exc.message)
+def _locked(template: str, exc: throttle.AccountLocked, refused_form, /, **context):
+    """The page again, with the wait in words on ``refused_form``, as 429
+    with Retry-After."""
+    refused_form.form_errors.append(exc.message)
     return render_template(template, **context), 429, {"Retry-After": str(exc.retry_after)}
-
-
 
 
 @bp.route("/login", methods=["GET", "POST"])
