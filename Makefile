@@ -7,7 +7,7 @@ RUN_STAMP  := $(VENV)/.run-$(shell cat requirements.txt | sha1sum | cut -c1-12)
 DEV_STAMP  := $(VENV)/.dev-$(shell cat requirements.txt requirements-dev.txt | sha1sum | cut -c1-12)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: run test screenshots bench lint migrate admin install install-dev clean
+.PHONY: run test faults screenshots bench lint migrate admin install install-dev clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,7 @@ install-dev: $(DEV_STAMP)
 ## PostgreSQL and Redis unless DATABASE_URL / REDIS_URL are set. Ctrl-C stops all.
 run: install
 	@echo "Starting web, worker and cron. Open http://127.0.0.1:$${PORT:-5000}/ once 'Listening at' shows. Ctrl-C stops everything."
-	$(BIN)/python -m reliability.embedded -- sh -c 'flask --app wsgi db upgrade && exec honcho start web worker cron'
+	$(BIN)/python -m reliability.embedded -- sh -c 'flask --app wsgi db upgrade && exec python -m reliability.supervisor web worker cron'
 
 ## test: the whole suite against real PostgreSQL and Redis
 ## (TEST_DATABASE_URL / TEST_REDIS_URL, else embedded servers). The browser
@@ -38,6 +38,11 @@ test: install-dev
 	$(BIN)/ruff check .
 	@$(BIN)/python -m tests.browser.chromium --install >/dev/null
 	$(BIN)/python -m pytest
+
+## faults: only the fault suite (tests/faults, also part of `make test`): the real
+## stack on its own embedded PostgreSQL and Redis, one fault injected per case.
+faults: install-dev
+	$(BIN)/python -m pytest -m faults tests/faults
 
 ## screenshots: the browser tests, saving the README's screenshots in docs/screenshots/.
 screenshots: install-dev

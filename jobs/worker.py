@@ -3,16 +3,47 @@
 Runs with the scheduler so that retry intervals and ``enqueue_in`` work.
 Each job runs in a forked work horse; the database pool is made lazily in
 that process, so no connection crosses the fork.
+
+Three changes to RQ's stock worker, each for a fault that happens weekly:
+
+- A Redis restart: RQ lets ``ConnectionError`` escape from the work-horse
+  monitor's heartbeat, which ends the worker while its horse runs on. Here a
+  heartbeat that cannot reach Redis is skipped (the job goes on), and when
+  RQ's loop gives up on Redis anyway, ``main`` waits for Redis with backoff
+  and starts a fresh worker instead of exiting.
+- A killed worker: RQ finds its abandoned job when the job's heartbeat
+  lapses (monitoring interval + 60 s) and cleans registries every 10 min.
+  Here both follow ``WORKER_HEARTBEAT_S`` (10 s): a job is abandoned 40 s
+  after its last heartbeat and found within 30 s more. Every child the
+  worker forks (work horse, scheduler) dies with it (``die_with_parent``).
+- Ctrl-C / SIGTERM: RQ waits for the running job (the horse has a process
+  group of its own, so a terminal's Ctrl-C never reaches it). Here the horse
+  is killed at once and RQ's retry policy re-queues the job, which the next
+  start runs again; jobs are idempotent, so its effects happen once.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import time
 
-from rq import Queue, Worker
+import redis
+from rq import Queue
+from rq import Worker as RQWorker
+from rq.exceptions import StopRequested
 
 from jobs.runtime import QUEUES, prepare_process, rq_connection
+from reliability.supervisor import die_with_parent
+
+log = logging.getLogger(__name__)
+
+REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
+ABANDONED_AFTER_HEARTBEATS = 4  # a job whose heartbeat is this many intervals old is abandoned
+CLEANUP_EVERY_HEARTBEATS = 3  # registries (abandoned jobs) are cleaned this often
+REDIS_WAIT_MAX_S = 10.0
 
 
 def _preload_jobs() -> None:
@@ -20,10 +51,91 @@ def _preload_jobs() -> None:
     horse then inherits them instead of importing the anthropic SDK and the
     rest again (about 4 s a job). No connection is opened by importing."""
     import jobs.apply  # noqa: F401
-    import jobs.mail  # noqa: F401
     import jobs.maintenance  # noqa: F401
     import jobs.optimize  # noqa: F401
     import jobs.sync  # noqa: F401
+
+
+class Worker(RQWorker):
+    """RQ's forking worker, riding out Redis outages and stopping promptly."""
+
+    max_connection_wait_time = REDIS_WAIT_MAX_S  # RQ's reconnect backoff stops at 60 s
+
+    def __init__(self, queues, *, heartbeat_s: int, **kwargs):
+        super().__init__(queues, job_monitoring_interval=heartbeat_s,
+                         maintenance_interval=CLEANUP_EVERY_HEARTBEATS * heartbeat_s, **kwargs)
+        self.stopped_by_signal = False
+
+    def get_heartbeat_ttl(self, job) -> int:
+        interval = self.job_monitoring_interval
+        if job.timeout and job.timeout > 0:
+            interval = max(1, min(interval, int(job.timeout - self.current_job_working_time)))
+        return interval + (ABANDONED_AFTER_HEARTBEATS - 1) * self.job_monitoring_interval
+
+    # -- Redis outages: bookkeeping that may be skipped while the horse works
+
+    def maintain_heartbeats(self, job) -> None:
+        try:
+            super().maintain_heartbeats(job)
+        except REDIS_DOWN as exc:
+            self.log.warning("Worker %s: heartbeat skipped, Redis unreachable (%s); job %s goes on",
+                             self.name, exc, job.id)
+
+    def heartbeat(self, timeout=None, pipeline=None) -> None:
+        if pipeline is not None:
+            return super().heartbeat(timeout, pipeline)
+        try:
+            super().heartbeat(timeout)
+        except REDIS_DOWN as exc:
+            self.log.warning("Worker %s: heartbeat skipped, Redis unreachable (%s)", self.name, exc)
+
+    def set_current_job_working_time(self, current_job_working_time, pipeline=None) -> None:
+        if pipeline is not None:
+            return super().set_current_job_working_time(current_job_working_time, pipeline)
+        try:
+            super().set_current_job_working_time(current_job_working_time)
+        except REDIS_DOWN:
+            pass  # shown on dashboards only; the next heartbeat writes it again
+
+    def execute_job(self, job, queue) -> None:
+        try:
+            super().execute_job(job, queue)
+        except REDIS_DOWN as exc:
+            # The horse has ended (the monitor waits for it); only the record
+            # of how is lost. The job stays in the started registry, is found
+            # abandoned once its heartbeat lapses, and RQ's retry runs it again.
+            self.log.warning("Worker %s: could not record the end of job %s, Redis unreachable (%s)",
+                             self.name, job.id, exc)
+            raise
+
+    def teardown(self) -> None:
+        try:
+            super().teardown()
+        except REDIS_DOWN as exc:
+            self.log.warning("Worker %s: could not register its death, Redis unreachable (%s)", self.name, exc)
+            self.unsubscribe()
+
+    # -- stopping: at once, the running job re-queued by RQ's retry policy
+
+    def _install_signal_handlers(self) -> None:
+        signal.signal(signal.SIGINT, self._stop_now)
+        signal.signal(signal.SIGTERM, self._stop_now)
+
+    def _stop_now(self, signum, _frame) -> None:
+        self.stopped_by_signal = self._stop_requested = True
+        if self.horse_pid:
+            self.log.warning("Worker %s: %s, stopping job %s's work horse now; the job runs again at the next start",
+                             self.name, signal.Signals(signum).name, self.get_current_job_id_quietly())
+            self.kill_horse()  # the monitor then records the job as failed and RQ retries it
+            return
+        self.log.info("Worker %s: %s, stopping", self.name, signal.Signals(signum).name)
+        raise StopRequested()
+
+    def get_current_job_id_quietly(self) -> str | None:
+        try:
+            return self.get_current_job_id()
+        except REDIS_DOWN:
+            return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -32,10 +144,47 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = prepare_process()
     _preload_jobs()
+    _children_die_with_this_process()
     connection = rq_connection(settings["REDIS_URL"])
-    queues = [Queue(name, connection=connection) for name in QUEUES]
-    Worker(queues, connection=connection, work_horse_killed_handler=failure_callback_of_killed_horse).work(
-        with_scheduler=True, burst=args.burst)
+    while True:
+        worker = Worker([Queue(name, connection=connection) for name in QUEUES], connection=connection,
+                        heartbeat_s=settings["WORKER_HEARTBEAT_S"],
+                        work_horse_killed_handler=failure_callback_of_killed_horse)
+        try:
+            worker.work(with_scheduler=True, burst=args.burst)
+        except REDIS_DOWN as exc:
+            log.warning("the worker lost Redis (%s)", exc)
+        except StopRequested:  # a signal before RQ's loop had started
+            return
+        if args.burst or worker.stopped_by_signal:
+            return
+        # RQ's loop ended on an error (Redis gone for good, most likely):
+        # come back as a fresh worker once Redis answers again.
+        wait_for_redis(connection)
+
+
+def wait_for_redis(connection: redis.Redis) -> None:
+    delay = 1.0
+    while True:
+        try:
+            connection.ping()
+            return
+        except REDIS_DOWN as exc:
+            log.warning("waiting for Redis: %s; next try in %.0f s", exc, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, REDIS_WAIT_MAX_S)
+
+
+def _children_die_with_this_process() -> None:
+    """The work horse and the scheduler are forked; neither must outlive a
+    SIGKILLed worker (an orphaned scheduler kept its lock and its parent's
+    output pipe, so nothing restarted the worker)."""
+    parent = {"pid": os.getpid()}
+
+    def before() -> None:
+        parent["pid"] = os.getpid()
+
+    os.register_at_fork(before=before, after_in_child=lambda: die_with_parent(parent["pid"]))
 
 
 class WorkHorseKilled(Exception):

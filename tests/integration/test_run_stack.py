@@ -33,7 +33,7 @@ from tests.helpers import STRONG_PASSWORD, csrf_from
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = ROOT / ".venv" / "bin"
 # The Makefile's `run` recipe, word for word.
-RUN_COMMAND = "flask --app wsgi db upgrade && exec honcho start web worker cron"
+RUN_COMMAND = "flask --app wsgi db upgrade && exec python -m reliability.supervisor web worker cron"
 START_TIMEOUT_S = 120
 STOP_TIMEOUT_S = 30
 # Set by the test session (tests/conftest.py) or by the caller's shell; each
