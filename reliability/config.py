@@ -100,6 +100,18 @@ def _csv(raw: str) -> list[str]:
 _csv.expected = "a comma-separated list"  # type: ignore[attr-defined]
 
 
+def _networks(raw: str) -> tuple:
+    from ipaddress import ip_network
+
+    return tuple(ip_network(part, strict=False) for part in _csv(raw))
+
+
+_networks.expected = "comma-separated networks such as 127.0.0.0/8,10.0.0.0/8"  # type: ignore[attr-defined]
+# Loopback and the private ranges: probes from the host, the cluster or the
+# private network see /health's details; the internet sees only the status.
+LOCAL_NETWORKS = "127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7"
+
+
 def _rate_limit(raw: str) -> str:
     from limits import parse_many
 
@@ -163,6 +175,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LOGIN_ACCOUNT_MAX_DELAY_S", _int(1, 900), 900),
     Setting("DEFAULT_RATE_LIMIT", _rate_limit, "300 per minute"),
     Setting("TRUSTED_PROXY_COUNT", _int(0, 10), 0),
+    Setting("HEALTH_DETAILS_NETWORKS", _networks, _networks(LOCAL_NETWORKS)),
     Setting("ASSETS_FROM_CDN", _bool, True),
     Setting("INSTANCE_DIR", _text),
     Setting("LOG_LEVEL", _choice("debug", "info", "warning", "error"), "info"),

@@ -62,6 +62,9 @@ def init_security(app: Flask) -> None:
     talisman.init_app(
         app,
         force_https=production_like,
+        # 301, not 302: browsers and crawlers remember it, so the next visit
+        # asks for HTTPS first (and HSTS, sent over HTTPS, makes it binding).
+        force_https_permanent=True,
         strict_transport_security=True,
         strict_transport_security_max_age=31536000,
         content_security_policy=content_security_policy(app.config),
@@ -86,7 +89,7 @@ def _init_limiter(app: Flask) -> None:
         # memory until Redis answers again.
         RATELIMIT_SWALLOW_ERRORS=True,
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        RATELIMIT_DEFAULT=app.config["DEFAULT_RATE_LIMIT"],
+        RATELIMIT_DEFAULT=_default_limit,
         RATELIMIT_KEY_PREFIX="yco",
     )
     limiter.init_app(app)
@@ -96,11 +99,22 @@ def _init_limiter(app: Flask) -> None:
         limiter.request_filter(_anonymous_read)
 
 
+def _default_limit() -> str:
+    """Read per request: the limiter is one object per process and keeps the
+    default limits of the first app bound to it, so a second app (tests
+    build several) silently ran with the first one's DEFAULT_RATE_LIMIT."""
+    from flask import current_app
+
+    return current_app.config["DEFAULT_RATE_LIMIT"]
+
+
 def _anonymous_read() -> bool:
     """Logged-out visitors can only read the login and registration forms:
     cheap pages with no database work. Counting each view in Redis would
     cost more than the page; their POSTs keep their own tight limits. (No
-    anonymous GET has a limit of its own, so nothing else is skipped.)"""
+    anonymous GET has a limit of its own, so nothing else is skipped.) A
+    flood of anonymous GETs is the reverse proxy's to limit, before Python:
+    docs/security.md, "Findings of the penetration test"."""
     from flask import request
     from flask_login import current_user
 

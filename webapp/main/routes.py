@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
+from ipaddress import ip_address
 
-from flask import Blueprint, current_app, jsonify, redirect, render_template, url_for
+from flask import Blueprint, current_app, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
 from reliability import db
@@ -41,9 +42,27 @@ def health():
     database = db.health_check()
     redis_status = _redis_health()
     healthy = database["healthy"] and redis_status["healthy"]
-    body = {"status": "ok" if healthy else "degraded", "database": database, "redis": redis_status,
-            "breakers": _breaker_states() if redis_status["healthy"] else None}
+    body = {"status": "ok" if healthy else "degraded"}
+    if _may_see_health_details():
+        body.update(database=database, redis=redis_status,
+                    breakers=_breaker_states() if redis_status["healthy"] else None)
     return jsonify(body), 200 if healthy else 503
+
+
+def _may_see_health_details() -> bool:
+    """Pool sizes, timings and breaker states help an attacker time an
+    attack: only probes from HEALTH_DETAILS_NETWORKS and admins see them."""
+    try:
+        address = ip_address(request.remote_addr or "")
+        address = getattr(address, "ipv4_mapped", None) or address  # ::ffff:10.0.0.5 from a dual-stack bind
+    except ValueError:
+        address = None
+    if address is not None and any(address in net for net in current_app.config["HEALTH_DETAILS_NETWORKS"]):
+        return True
+    try:
+        return bool(current_user.is_authenticated and current_user.is_admin)
+    except Exception:  # the database is down: health still answers
+        return False
 
 
 def _breaker_states() -> dict:
