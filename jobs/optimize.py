@@ -18,6 +18,7 @@ import redis
 from jobs.runtime import current_settings
 from jobs.sync import youtube_client_factory
 from optimizer.claude import ClaudeCall, ClaudeEngine, counts_as_failure
+from optimizer.paid_answers import PaidAnswers
 from optimizer.pipeline import RunContext, Services, optimize_video
 from optimizer.pricing import SERPAPI_PER_SEARCH, cost_usd
 from optimizer.prompts import ChannelContext
@@ -26,6 +27,7 @@ from optimizer.youtube import quota
 from optimizer.youtube.oauth import GoogleOAuthConfig
 from reliability.breaker import CircuitBreaker
 from reliability.db import transaction
+from reliability.errors import DatabaseError
 from reliability.semaphore import RedisSemaphore
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,11 @@ def _one(ctx: RunContext, video_id: int, services: Services) -> None:
     token = _current_video.set(video_id)
     try:
         optimize_video(ctx, video_id, services)
+    except DatabaseError:
+        # PostgreSQL went away: not this video's fault. The job fails, RQ
+        # retries it later, and the retry finds the video still pending
+        # (and Claude's answer, if it came, kept: see optimizer/paid_answers.py).
+        raise
     except Exception as exc:  # one video's failure must not sink the batch
         log.exception("optimizing a video failed", extra={"run_id": ctx.run_id, "video_id": video_id})
         with transaction() as cur:
@@ -125,6 +132,7 @@ def build_services(settings, ctx: RunContext) -> Services:
         ),
         youtube_for=_youtube_for(settings, ctx),
         transcript_max_chars=settings["TRANSCRIPT_MAX_CHARS"],
+        paid=PaidAnswers(cache),
     )
 
 
@@ -140,6 +148,7 @@ def _claude(settings, cache, ctx: RunContext) -> ClaudeEngine | None:
         api_key=settings["ANTHROPIC_API_KEY"], base_url=settings["ANTHROPIC_BASE_URL"],
         models=[settings["ANTHROPIC_MODEL"], *settings["ANTHROPIC_FALLBACK_MODELS"]],
         timeout_s=settings["ANTHROPIC_TIMEOUT_S"], breaker=anthropic_breaker(cache),
+        on_send=lambda model: _ledger_claude_sent(ctx, model),
         on_call=lambda call: _ledger_claude(ctx, call),
         slots=RedisSemaphore(cache, "anthropic", settings["LLM_MAX_CONCURRENCY"],
                              lease_ttl_s=settings["ANTHROPIC_TIMEOUT_S"] + 30),
@@ -159,15 +168,29 @@ def _youtube_for(settings, ctx: RunContext):
     return client_for
 
 
+def _ledger_claude_sent(ctx: RunContext, model: str) -> int:
+    """The line of a request about to be sent (outcome 'sent' until it is
+    settled): a worker killed mid-call still leaves it in the ledger."""
+    with transaction() as cur:
+        cur.execute(
+            """INSERT INTO usage_ledger (service, model, outcome, user_id, channel_id, run_id, video_id)
+               VALUES ('anthropic', %s, 'sent', %s, %s, %s, %s) RETURNING id""",
+            (model, ctx.user_id, ctx.channel["id"], ctx.run_id, _current_video.get()),
+        )
+        return cur.fetchone()["id"]
+
+
 def _ledger_claude(ctx: RunContext, call: ClaudeCall) -> None:
+    """Settle the line written before the request; idempotent (a kept
+    answer's calls are settled again when it is used)."""
     u = call.usage
     with transaction() as cur:
         cur.execute(
-            """INSERT INTO usage_ledger (service, model, outcome, input_tokens, output_tokens, cache_read_tokens,
-                                         cache_write_tokens, cost_usd, user_id, channel_id, run_id, video_id)
-               VALUES ('anthropic', %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            (call.model, call.outcome, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
-             cost_usd(call.model, u), ctx.user_id, ctx.channel["id"], ctx.run_id, _current_video.get()),
+            """UPDATE usage_ledger SET outcome = %s, input_tokens = %s, output_tokens = %s, cache_read_tokens = %s,
+                                       cache_write_tokens = %s, cost_usd = %s
+               WHERE id = %s AND service = 'anthropic'""",
+            (call.outcome, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
+             cost_usd(call.model, u), call.ticket),
         )
 
 

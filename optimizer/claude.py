@@ -7,8 +7,13 @@ the caller falls back to the heuristic engine when every model failed. So a
 call counted by the circuit breaker is exactly one HTTP request, and a
 half-open probe is one request at the API.
 
-Every request, good or bad, is reported through ``on_call`` with its model,
-token usage and outcome, for the usage ledger.
+Every request, good or bad, is in the usage ledger: ``on_send(model)``
+records it just before it is sent (so a worker killed while waiting for
+the answer leaves a line saying it was sent), and ``on_call`` settles that
+line with the outcome and token usage once the answer (or error) is in. A
+breaker refusal is sent nowhere and recorded nowhere. A line that cannot
+be settled (the database went away meanwhile) travels with the answer
+(``ClaudeAnswer.unsettled``) so the caller settles it later.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ class ClaudeCall:
     model: str
     outcome: str  # ok, invalid, rate_limited, overloaded, server_error, timeout, connection_error, client_error, breaker_open
     usage: Usage = field(default_factory=Usage)
+    ticket: Any = None  # what on_send returned for this request (its ledger line)
 
 
 @dataclass
@@ -48,6 +54,7 @@ class ClaudeAnswer:
     usage: Usage
     calls: int
     mended: list[str] = field(default_factory=list)  # what was fixed locally, for the review
+    unsettled: list[ClaudeCall] = field(default_factory=list)  # on_call failed for these: settle them later
 
 
 class AllModelsFailed(Exception):
@@ -97,11 +104,13 @@ class ClaudeEngine:
         breaker: CircuitBreaker,
         on_call: Callable[[ClaudeCall], None],
         slots: RedisSemaphore | None = None,
+        on_send: Callable[[str], Any] | None = None,
     ):
         self._client = anthropic.Anthropic(api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout_s)
         self.models = models
         self._breaker = breaker
         self._on_call = on_call
+        self._on_send = on_send
         # Held per HTTP request, not per video: a killed worker's slot then
         # comes back after one request's timeout, not a whole fallback chain's.
         self._slots = slots
@@ -111,12 +120,14 @@ class ClaudeEngine:
         reason "model: outcome"). ``on_model(model, attempt)`` hears which
         model is asked next (attempt 1 is the primary), for the run page."""
         reasons, calls = [], 0
+        unsettled: list[ClaudeCall] = []  # per call of suggest: the engine is shared by a run's threads
         for attempt, model in enumerate(self.models, 1):
             if on_model is not None:
                 on_model(model, attempt)
             try:
-                (answer, mended), usage, used_calls = self._ask_with_repair(model, prompt)
-                return ClaudeAnswer(answer=answer, model=model, usage=usage, calls=calls + used_calls, mended=mended)
+                (answer, mended), usage, used_calls = self._ask_with_repair(model, prompt, unsettled)
+                return ClaudeAnswer(answer=answer, model=model, usage=usage, calls=calls + used_calls, mended=mended,
+                                    unsettled=unsettled)
             except CircuitOpen as exc:
                 # Refused here, never sent: not a call, so nothing for on_call (the usage ledger).
                 log.warning("claude not asked: breaker open", extra={"model": model, "reason": exc.message})
@@ -127,10 +138,10 @@ class ClaudeEngine:
                 log.warning("claude model failed", extra={"model": model, "reason": reasons[-1]})
         raise AllModelsFailed(reasons)
 
-    def _ask_with_repair(self, model: str, prompt: Prompt) -> tuple[Checked, Usage, int]:
+    def _ask_with_repair(self, model: str, prompt: Prompt, unsettled: list[ClaudeCall]) -> tuple[Checked, Usage, int]:
         messages = list(prompt.messages)
         try:
-            answer, usage = self._ask(model, prompt.system, messages)
+            answer, usage = self._ask(model, prompt.system, messages, unsettled)
             return answer, usage, 1
         except InvalidAnswer as first:
             messages += [
@@ -139,27 +150,54 @@ class ClaudeEngine:
                 {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first.tool_use_id or "toolu_invalid",
                                               "is_error": True, "content": repair_message(first.problems)}]},
             ]
-            answer, usage = self._ask(model, prompt.system, messages)
+            answer, usage = self._ask(model, prompt.system, messages, unsettled)
             return answer, usage, 2
 
-    def _ask(self, model: str, system: list, messages: list) -> tuple[Checked, Usage]:
-        with self._breaker.guard(), (self._slots.hold() if self._slots else nullcontext()):
+    def _ask(self, model: str, system: list, messages: list, unsettled: list[ClaudeCall]) -> tuple[Checked, Usage]:
+        with self._breaker.guard() as permit, (self._slots.hold() if self._slots else nullcontext()):
+            ticket = self._sending(permit, model)
             try:
                 response = self._client.messages.create(
                     model=model, max_tokens=MAX_OUTPUT_TOKENS, system=system, messages=messages,
                     tools=[tool_schema()], tool_choice={"type": "tool", "name": TOOL_NAME},
                 )
             except anthropic.APIError as exc:
-                self._on_call(ClaudeCall(model, outcome_of(exc)))
+                self._settle(ClaudeCall(model, outcome_of(exc), ticket=ticket), unsettled)
                 raise
         usage = _usage(response.usage)
         try:
             answer = check_answer(response)
         except InvalidAnswer:
-            self._on_call(ClaudeCall(model, "invalid", usage))
+            self._settle(ClaudeCall(model, "invalid", usage, ticket), unsettled)
             raise
-        self._on_call(ClaudeCall(model, "ok", usage))
+        self._settle(ClaudeCall(model, "ok", usage, ticket), unsettled)
         return answer, usage
+
+    def _sending(self, permit, model: str) -> Any:
+        """The ledger line of a request about to be sent. If it cannot be
+        written, nothing is sent (no call the ledger does not know of), and
+        the breaker hears nothing of it: Claude was not asked."""
+        if self._on_send is None:
+            return None
+        try:
+            return self._on_send(model)
+        except BaseException:
+            permit.cancel()
+            raise
+
+    def settle(self, call: ClaudeCall) -> None:
+        """Settle a call's ledger line (raises if it cannot be written)."""
+        self._on_call(call)
+
+    def _settle(self, call: ClaudeCall, unsettled: list[ClaudeCall]) -> None:
+        """The answer was paid for whatever happens to its ledger line: a
+        failure here must not lose the answer, so the call waits with it."""
+        try:
+            self._on_call(call)
+        except Exception:
+            log.warning("claude call not settled in the ledger yet", extra={"model": call.model, "outcome": call.outcome},
+                        exc_info=True)
+            unsettled.append(call)
 
 
 def _usage(raw) -> Usage:

@@ -20,6 +20,7 @@ from psycopg2.extras import Json
 
 from optimizer import heuristic, screening
 from optimizer.claude import AllModelsFailed, ClaudeAnswer, ClaudeEngine
+from optimizer.paid_answers import PaidAnswers
 from optimizer.pricing import Usage, cost_usd
 from optimizer.prompts import PROMPT_VERSION, ChannelContext, VideoInput, build
 from optimizer.research import Evidence, KeywordResearch
@@ -30,6 +31,8 @@ from reliability.db import transaction
 
 log = logging.getLogger(__name__)
 
+KEPT_NOTE = "Claude's answer from an interrupted attempt was used: no new call was made."
+
 
 @dataclass
 class Services:
@@ -39,6 +42,7 @@ class Services:
     research: KeywordResearch
     youtube_for: Callable[[int], YouTubeClient] | None  # channel id -> client (None: no Google config)
     transcript_max_chars: int
+    paid: PaidAnswers | None = None  # answers paid for but not stored yet (a retry uses them)
 
 
 @dataclass
@@ -72,8 +76,14 @@ def optimize_video(ctx: RunContext, video_id: int, services: Services) -> int | 
         return reused
     set_stage(ctx.run_id, video_id, "research")
     evidence = services.research.research(video["title"], transcript)
-    answer, engine_notes = _ask(ctx, video, transcript, evidence, services)
-    return _store(ctx, video, key, evidence, answer, engine_notes)
+    answer, engine_notes = _ask(ctx, video, transcript, evidence, services, key)
+    if isinstance(answer, ClaudeAnswer):
+        for call in answer.unsettled:  # raises while the database is away: the retry uses the kept answer
+            services.claude.settle(call)
+    suggestion_id = _store(ctx, video, key, evidence, answer, engine_notes)
+    if services.paid is not None and isinstance(answer, ClaudeAnswer):
+        services.paid.forget(video_id, key)
+    return suggestion_id
 
 
 def _load_video(run_id: int, video_id: int) -> dict[str, Any] | None:
@@ -138,8 +148,11 @@ def _reuse(run_id: int, video_id: int, key: str) -> int | None:
         return row["id"] if row else None
 
 
-def _ask(ctx: RunContext, video: dict, transcript: str | None, evidence: Evidence, services: Services):
+def _ask(ctx: RunContext, video: dict, transcript: str | None, evidence: Evidence, services: Services, key: str):
     notes = [evidence.note] if evidence.note else []
+    kept = services.paid.get(video["id"], key) if services.paid is not None and services.claude is not None else None
+    if kept is not None:
+        return kept, [*notes, KEPT_NOTE]
     if services.claude is not None:
         prompt = build(ctx.channel_context, VideoInput(
             title=video["title"], description=video["description"], tags=list(video["tags"]), transcript=transcript,
@@ -150,7 +163,10 @@ def _ask(ctx: RunContext, video: dict, transcript: str | None, evidence: Evidenc
             set_stage(ctx.run_id, video["id"], "claude" if attempt == 1 else "next_model", model)
 
         try:
-            return services.claude.suggest(prompt, on_model=on_model), notes
+            answer = services.claude.suggest(prompt, on_model=on_model)
+            if services.paid is not None:
+                services.paid.keep(video["id"], key, answer)  # paid for now, whatever happens to the database
+            return answer, notes
         except AllModelsFailed as exc:
             notes.append(fallback_note(exc.reasons))
     else:

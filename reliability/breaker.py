@@ -59,7 +59,11 @@ if state == 'open' then
 end
 redis.call('ZREMRANGEBYSCORE', probes_key, '-inf', now)
 local admitted = redis.call('ZCARD', probes_key) + tonumber(redis.call('HGET', state_key, 'successes') or '0')
-if admitted >= permits then return {'open', tostring(lease_ms)} end
+if admitted >= permits then
+  local first = redis.call('ZRANGE', probes_key, 0, 0, 'WITHSCORES')
+  local left = first[2] and (tonumber(first[2]) - now) or lease_ms
+  return {'half_open', tostring(left)}
+end
 redis.call('ZADD', probes_key, now + lease_ms, lease_id)
 redis.call('PEXPIRE', probes_key, lease_ms * 2)
 return {'probe', lease_id}
@@ -109,13 +113,26 @@ return 'closed'
 """
 
 
+# In half-open the breaker closes as soon as its trial calls succeed (about
+# one call's time), not when a probe's lease would expire (a killed probe's
+# place only): a refusal then says to look again shortly.
+HALF_OPEN_RECHECK_S = 5.0
+
+
 class CircuitOpen(ServiceUnavailable):
     code = "circuit_open"
 
-    def __init__(self, name: str, retry_after_s: float):
-        super().__init__(f"{name} is failing right now; calls are paused for about {max(1, round(retry_after_s))} s.")
+    def __init__(self, name: str, retry_after_s: float, *, half_open: bool = False):
+        if half_open:
+            retry_after_s = min(retry_after_s, HALF_OPEN_RECHECK_S)
+            message = (f"{name} is recovering: trial calls are being made, and calls resume as soon as they succeed; "
+                       f"try again in about {max(1, round(retry_after_s))} s.")
+        else:
+            message = f"{name} is failing right now; calls are paused for about {max(1, round(retry_after_s))} s."
+        super().__init__(message)
         self.name = name
         self.retry_after_s = retry_after_s
+        self.half_open = half_open
 
 
 @dataclass
@@ -123,13 +140,28 @@ class Permit:
     breaker: CircuitBreaker
     lease_id: str  # '' outside half-open
     started: float
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        """The call was never made: no outcome to count, and a half-open
+        probe's place is given back at once (not when its lease expires)."""
+        self.cancelled = True
+        if self.lease_id:
+            try:
+                self.breaker.redis.zrem(self.breaker._keys[1], self.lease_id)
+            except redis.RedisError:
+                pass  # the lease expires by itself
 
     def success(self) -> None:
+        if self.cancelled:
+            return
         elapsed = time.monotonic() - self.started
         slow = self.breaker.slow_call_s is not None and elapsed >= self.breaker.slow_call_s
         self.breaker._record(self.lease_id, "slow" if slow else "success")
 
     def failure(self, exc: BaseException | None = None) -> None:
+        if self.cancelled:
+            return
         if exc is not None and not self.breaker.counts_as_failure(exc):
             self.success()  # the service answered; our request was at fault
             return
@@ -181,8 +213,8 @@ class CircuitBreaker:
             log.warning("breaker storage unreachable, failing open", extra={"breaker": self.name, "error": type(exc).__name__})
             return Permit(self, "", time.monotonic())
         verdict = _text(verdict)
-        if verdict == "open":
-            raise CircuitOpen(self.name, int(_text(detail) or 0) / 1000)
+        if verdict in ("open", "half_open"):
+            raise CircuitOpen(self.name, int(float(_text(detail) or 0)) / 1000, half_open=verdict == "half_open")
         return Permit(self, lease if verdict == "probe" else "", time.monotonic())
 
     def _record(self, lease_id: str, outcome: str) -> None:

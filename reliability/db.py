@@ -291,11 +291,29 @@ def get_db_connection(timeout: float | None = None) -> Iterator[Any]:
     discard = False
     try:
         yield conn
-    except (psycopg2.OperationalError, psycopg2.InterfaceError):
-        discard = conn.closed != 0
-        raise
+    except psycopg2.Error as exc:
+        if not is_connection_error(exc):
+            raise
+        # The server went away (restart, failover, killed backend), at a
+        # statement or at commit: drop this connection and answer as the
+        # pool does when it cannot connect (503 with Retry-After), not 500.
+        discard = True
+        log.warning("database connection lost: %s", _first_line(exc))
+        raise DatabaseError() from exc
     finally:
         pool.release(conn, discard=discard)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """The connection, not the statement, failed: libpq lost the server
+    (no SQLSTATE), the server is shutting down or starting (57P01-57P03),
+    or a connection exception (class 08)."""
+    if not isinstance(exc, psycopg2.Error):
+        return False
+    code = getattr(exc, "pgcode", None)
+    if code:
+        return code.startswith("08") or code in ("57P01", "57P02", "57P03")
+    return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
 
 
 @contextmanager
@@ -341,7 +359,7 @@ def is_transient_db_error(exc: BaseException) -> bool:
     serialization failure or a deadlock. A bad query, a constraint violation
     or a statement timeout is never retried."""
     if isinstance(exc, DatabaseError) and not isinstance(exc, PoolExhausted):
-        return isinstance(exc.__cause__, psycopg2.OperationalError)
+        return isinstance(exc.__cause__, (psycopg2.OperationalError, psycopg2.InterfaceError))
     if not isinstance(exc, psycopg2.Error):
         return False
     code = getattr(exc, "pgcode", None)

@@ -13,6 +13,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from webapp.extensions import limiter, talisman
+from webapp.retry_after import init_retry_after
 
 CDN = "https://cdn.jsdelivr.net"
 
@@ -92,6 +93,7 @@ def _init_limiter(app: Flask) -> None:
         RATELIMIT_DEFAULT=_default_limit,
         RATELIMIT_KEY_PREFIX="yco",
     )
+    init_retry_after(app)  # before the limiter: its hook then runs after the limiter's
     limiter.init_app(app)
     if _anonymous_read not in limiter._request_filters:
         # A request filter short-cuts the limiter before it resolves any

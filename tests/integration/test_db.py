@@ -254,10 +254,12 @@ def test_a_terminated_backend_is_retried(use_pool):
     assert len(pids) == 2 and pids[0] != pids[1]
     assert pool.status()["in_use"] == 0
 
-    # The error the server produced is one the classifier calls transient.
+    # The error the server produced is one the classifier calls transient;
+    # a lost connection reaches the caller as DatabaseError (a 503), not 500.
     pids.clear()
-    with pytest.raises(psycopg2.OperationalError) as caught:
+    with pytest.raises(db.DatabaseError) as caught:
         work()
+    assert isinstance(caught.value.__cause__, psycopg2.OperationalError)
     assert db.is_transient_db_error(caught.value)
 
 
@@ -354,7 +356,7 @@ def test_retries_stop_after_max_retries(use_pool):
         with db.transaction() as cur:
             cur.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
-    with pytest.raises(psycopg2.OperationalError):
+    with pytest.raises(db.DatabaseError):
         always_killed()
     assert calls == 3
     assert pool.status()["in_use"] == 0
