@@ -85,10 +85,12 @@ def _init_extensions(app: Flask) -> None:
     from webapp.accounts.identity import load_user
     from webapp.errors import register_error_handlers
     from webapp.extensions import csrf, login_manager
+    from webapp.inputs import init_input_checks
     from webapp.requestlog import init_request_logging
     from webapp.security import init_security
 
     init_request_logging(app)
+    init_input_checks(app)
     init_security(app)
     csrf.init_app(app)
     login_manager.init_app(app)

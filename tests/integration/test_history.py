@@ -134,5 +134,5 @@ def test_a_version_of_another_video_is_404(app_config, demo):
                        WHERE v.channel_id = %s AND v.id <> %s LIMIT 1""", (demo["channel_id"], demo["video_id"]))
     assert _compare(demo["owner"], demo, other["id"], demo["new"]["id"]).status_code == 404
     assert _compare(demo["owner"], demo, demo["old"]["id"], other["id"]).status_code == 404
-    assert _compare(demo["owner"], demo, "x", demo["new"]["id"]).status_code == 404
+    assert _compare(demo["owner"], demo, "x", demo["new"]["id"]).status_code == 400  # not an id at all
     assert post_form(demo["owner"], f"{demo['base']}/versions/{other['id']}/restore").status_code == 404

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from webapp.accounts.passwords import MAX_LENGTH, policy_problem
 from webapp.accounts.store import normalize_email
+from webapp.inputs import TextForm
 
 
 def _normalized(value):
@@ -26,7 +26,7 @@ def _email_field() -> EmailField:
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(TextForm):
     email = _email_field()
     password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
                              render_kw={"autocomplete": "current-password"})
@@ -42,7 +42,7 @@ class _NewPasswordMixin:
             raise ValidationError(problem)
 
 
-class RegisterForm(_NewPasswordMixin, FlaskForm):
+class RegisterForm(_NewPasswordMixin, TextForm):
     email = _email_field()
     password = PasswordField("Password", validators=[DataRequired("Choose a password.")],
                              render_kw={"autocomplete": "new-password"},
@@ -52,7 +52,7 @@ class RegisterForm(_NewPasswordMixin, FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
-class ChangePasswordForm(_NewPasswordMixin, FlaskForm):
+class ChangePasswordForm(_NewPasswordMixin, TextForm):
     current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")],
                                      render_kw={"autocomplete": "current-password"})
     password = PasswordField("New password", validators=[DataRequired("Choose a new password.")],
@@ -63,18 +63,18 @@ class ChangePasswordForm(_NewPasswordMixin, FlaskForm):
                             render_kw={"autocomplete": "new-password"})
 
 
-class DeleteAccountForm(FlaskForm):
+class DeleteAccountForm(TextForm):
     current_password = PasswordField("Your password", validators=[DataRequired("Enter your password to confirm.")],
                                      render_kw={"autocomplete": "current-password"})
     confirm = BooleanField("I understand that this deletes my account and cannot be undone",
                            validators=[DataRequired("Tick the box to confirm.")])
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(TextForm):
     email = _email_field()
 
 
-class ResetPasswordForm(_NewPasswordMixin, FlaskForm):
+class ResetPasswordForm(_NewPasswordMixin, TextForm):
     password = PasswordField("New password", validators=[DataRequired("Choose a new password.")],
                              render_kw={"autocomplete": "new-password"},
                              description="At least 12 characters.")

@@ -7,26 +7,26 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
-from flask_wtf import FlaskForm
 from wtforms import EmailField, SelectField
 from wtforms.validators import DataRequired, Email, Length
 
 from reliability.errors import AppError
 from webapp.channels import invitations, store
 from webapp.channels.access import can, require_channel
+from webapp.inputs import TextForm
 
 bp = Blueprint("members", __name__)
 
 ROLE_CHOICES = [("editor", "Editor: can optimize and apply"), ("viewer", "Viewer: can only look")]
 
 
-class InviteForm(FlaskForm):
+class InviteForm(TextForm):
     email = EmailField("Email address", validators=[
         DataRequired("Enter their email."), Length(max=254), Email("Enter a valid email.", check_deliverability=False)])
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
 
 
-class RoleForm(FlaskForm):
+class RoleForm(TextForm):
     role = SelectField("Role", choices=ROLE_CHOICES, validators=[DataRequired()])
 
 

@@ -19,6 +19,7 @@ from webapp.channels.access import can, require_channel
 from webapp.channels.syncing import create_sync_run
 from webapp.extensions import limiter
 from webapp.htmx import is_htmx, refused
+from webapp.inputs import parse_id
 from webapp.optimize import store as optimize_store
 from webapp.redis_client import get_redis
 
@@ -67,10 +68,7 @@ def _table_args() -> dict:
     args = request.args
     sort = args.get("sort", "newest")
     status_filter = args.get("filter", "all")
-    try:
-        page = max(1, min(int(args.get("page", "1")), 100_000))
-    except ValueError:
-        page = 1
+    page = max(1, min(parse_id(args.get("page", "1")) or 1, 100_000))
     return {
         # PostgreSQL text cannot hold NUL: psycopg2 refused "?q=%00" with a
         # ValueError, a 500 (found by tests/integration/test_channel_pages.py).

@@ -12,6 +12,7 @@ from jobs.enqueue import enqueue_optimization
 from reliability.errors import AppError, NotFound, ValidationError
 from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx, refused
+from webapp.inputs import form_ids
 from webapp.optimize import decisions, store
 from webapp.optimize.decisions import APPLY_UNITS
 from webapp.redis_client import get_redis
@@ -22,13 +23,7 @@ _KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 
 def _video_ids() -> list[int]:
-    raw = request.form.getlist("video_ids")
-    ids = []
-    for value in raw:
-        if not (value.isascii() and value.isdigit() and len(value) <= 18):  # "²".isdigit() is True too
-            raise ValidationError("The list of videos was malformed. Reload the page and try again.")
-        ids.append(int(value))
-    ids = list(dict.fromkeys(ids))
+    ids = form_ids("video_ids", "The list of videos was malformed. Reload the page and try again.")
     limit = current_app.config["BATCH_MAX_VIDEOS"]
     if not ids:
         raise ValidationError("Select at least one video to optimize.", code="no_videos")

@@ -7,13 +7,14 @@ through the apply job like any accepted suggestion (see versions.py).
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required
 
 from optimizer.diff import diff_version
 from reliability.errors import AppError, Conflict
 from webapp.channels.access import require_channel
 from webapp.htmx import is_htmx, refused
+from webapp.inputs import arg_id
 from webapp.optimize.decisions import enqueue_applies
 from webapp.redis_client import get_redis
 from webapp.videos import versions
@@ -23,10 +24,8 @@ bp = Blueprint("history", __name__)
 
 
 def _chosen(video_id: int, name: str, default: int) -> dict:
-    raw = request.args.get(name) or str(default)
-    if not raw.isdigit():
-        abort(404)  # like an id of another video: not ours to describe
-    return versions.get_version(video_id, int(raw))
+    # A malformed id is a 400; another video's version is a 404 (get_version).
+    return versions.get_version(video_id, arg_id(name, default))
 
 
 @bp.get("/channels/<int:channel_id>/videos/<int:video_id>/compare")
