@@ -147,9 +147,8 @@ def mark_verified(cur, user_id: int) -> None:
 
 def reset_password(cur, user_id: int, password_hash: str, *, ip_address: str | None = None) -> dict[str, Any]:
     """Set the password from a reset link, in the caller's transaction (the
-    one that used the link). The session version moves on, which ends every
-    session of the account; the link reached the address, so it counts as
-    confirmed."""
+    one that used the link), and end every session of the account, this
+    browser's too; the link reached the address, so it counts as confirmed."""
     cur.execute(
         f"""UPDATE users SET password_hash = %s, session_version = session_version + 1, updated_at = now(),
                              email_verified_at = coalesce(email_verified_at, now())
@@ -157,6 +156,7 @@ def reset_password(cur, user_id: int, password_hash: str, *, ip_address: str | N
         (password_hash, user_id),
     )
     row = cur.fetchone()
+    sessions.revoke_all(cur, user_id)  # marked ended, as "log out everywhere" does
     audit.record(cur, "user.password_reset", actor_id=user_id, actor_email=row["email"],
                  target_type="user", target_id=user_id, ip_address=ip_address)
     return row
