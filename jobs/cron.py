@@ -17,6 +17,8 @@ def build_scheduler(connection) -> CronScheduler:
     # 03:17 UTC: away from the top of the hour when everybody else's cron runs.
     scheduler.register(maintenance.prune_audit_log, "low", cron="17 3 * * *", job_timeout=600)
     scheduler.register(maintenance.fail_stranded_applies, "low", cron="*/15 * * * *", job_timeout=300)
+    # Every minute: a run or sync whose job was lost resumes within 2 minutes of Redis coming back.
+    scheduler.register(maintenance.requeue_lost_work, "high", cron="* * * * *", job_timeout=60)
     return scheduler
 
 

@@ -11,14 +11,20 @@ SYNC_TIMEOUT_S = 60 * 60  # a 20,000-video channel at 20 ms a call takes minutes
 SYNC_RETRY = Retry(max=3, interval=[15, 60, 300])
 
 
-def enqueue_sync(connection, run_id: int) -> Job:
-    job_id = f"sync-run-{run_id}"
+def _waiting_or_running(connection, job_id: str) -> Job | None:
+    """The job if it is already waiting or running: queued again, it would
+    run twice (RQ pushes the same id onto the queue a second time)."""
     try:
         existing = Job.fetch(job_id, connection=connection)
-        if existing.get_status(refresh=True) in ("queued", "started", "scheduled", "deferred"):
-            return existing
     except NoSuchJobError:
-        pass
+        return None
+    return existing if existing.get_status(refresh=True) in ("queued", "started", "scheduled", "deferred") else None
+
+
+def enqueue_sync(connection, run_id: int) -> Job:
+    job_id = f"sync-run-{run_id}"
+    if existing := _waiting_or_running(connection, job_id):
+        return existing
     return Queue("default", connection=connection).enqueue(
         "jobs.sync.sync_channel", run_id, job_id=job_id, job_timeout=SYNC_TIMEOUT_S, retry=SYNC_RETRY,
         result_ttl=3600, failure_ttl=7 * 24 * 3600, on_failure=Callback("jobs.failures.sync_gave_up"),
@@ -30,8 +36,11 @@ OPTIMIZE_RETRY = Retry(max=3, interval=[10, 60, 300])
 
 
 def enqueue_optimization(connection, run_id: int) -> Job:
+    job_id = f"optimize-run-{run_id}"
+    if existing := _waiting_or_running(connection, job_id):
+        return existing
     return Queue("default", connection=connection).enqueue(
-        "jobs.optimize.run", run_id, job_id=f"optimize-run-{run_id}", job_timeout=OPTIMIZE_TIMEOUT_S,
+        "jobs.optimize.run", run_id, job_id=job_id, job_timeout=OPTIMIZE_TIMEOUT_S,
         retry=OPTIMIZE_RETRY, result_ttl=3600, failure_ttl=7 * 24 * 3600,
         on_failure=Callback("jobs.failures.optimize_gave_up"),
     )

@@ -68,3 +68,12 @@ def fail_stranded_applies(older_than_minutes: int = STRANDED_AFTER_MINUTES) -> i
         )
     log.info("failed stranded applies", extra={"suggestions": stranded})
     return len(stranded)
+
+
+def requeue_lost_work() -> dict[str, list[int]]:
+    """Every minute: queue the runs and syncs whose job is gone or was never
+    queued (Redis was down when the button was pressed): jobs/queueing.py."""
+    from jobs.queueing import requeue_lost
+    from jobs.runtime import current_settings, rq_connection
+
+    return requeue_lost(rq_connection(current_settings()["REDIS_URL"]))

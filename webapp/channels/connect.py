@@ -10,7 +10,7 @@ import psycopg2.errors
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_login import current_user, login_required
 
-from jobs.enqueue import enqueue_sync
+from jobs.queueing import QueueUnavailable, queue_sync
 from optimizer.youtube import oauth, quota
 from optimizer.youtube.client import YouTubeClient, YouTubeError
 from optimizer.youtube.tokens import store_tokens
@@ -164,7 +164,10 @@ def _start_first_sync(channel_id: int) -> str | None:
         run = create_sync_run(store.get_channel(channel_id))
     except AppError as exc:
         return exc.message
-    enqueue_sync(get_redis(), run["id"])
+    try:
+        queue_sync(get_redis(), run["id"])
+    except QueueUnavailable as exc:  # connected all the same; the sweep starts the sync
+        return exc.message
     return None
 
 

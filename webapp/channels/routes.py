@@ -9,7 +9,7 @@ import uuid
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from jobs.enqueue import enqueue_sync
+from jobs.queueing import queue_sync
 from optimizer.demo_import import import_demo_channel
 from optimizer.youtube.oauth import GoogleOAuthConfig
 from reliability.db import transaction
@@ -123,7 +123,7 @@ def start_sync(channel_id: int):
         # htmx swaps no error response: the refusal goes out as the shared JSON
         # error, whose message the page shows (static/js/app.js).
         return refused(exc, redirect(url_for("channels.show", channel_id=channel_id)))
-    enqueue_sync(get_redis(), run["id"])
+    queue_sync(get_redis(), run["id"])  # Redis down: 503, the run is kept and queued by the sweep
     if is_htmx():
         return render_template("channels/_sync_status.html", channel=channel, sync=run, error=None)
     flash("Sync started.", "info")

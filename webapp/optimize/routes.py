@@ -8,7 +8,7 @@ import re
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from jobs.enqueue import enqueue_optimization
+from jobs.queueing import queue_run
 from reliability.errors import AppError, NotFound, ValidationError
 from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx, refused
@@ -67,8 +67,9 @@ def _start(channel_id: int, video_id: int | None):
                                         daily_budget=current_app.config["YOUTUBE_DAILY_QUOTA"])
     except AppError as exc:
         return refused(exc, redirect(url_for("channels.show", channel_id=channel_id), 303))
-    if created:
-        enqueue_optimization(get_redis(), run["id"])
+    # Redis down: 503 saying the run is kept and starts by itself (the sweep
+    # or the same press again queues it); never a 500 and a run stuck 'queued'.
+    queue_run(get_redis(), run["id"], created=created)
     target = url_for("optimize.show_run", channel_id=channel["id"], run_id=run["id"])
     if is_htmx():
         return "", 204, {"HX-Redirect": target}
