@@ -305,7 +305,7 @@ def test_make_run_serves_keeps_data_and_stops_on_ctrl_c(stacks):
     assert {q.name for q in workers[0].queues} >= {"high", "default", "low"}
     registered = _register(first.base_url, email)
     assert registered.status_code == 302, first.log_tail()
-    assert registered.headers["Location"].endswith("/dashboard")
+    assert registered.headers["Location"].endswith("/register/check-inbox")  # logged in below, after the restart
     _assert_all_stopped(first)
 
     second = stacks()
