@@ -31,7 +31,8 @@ def compose(cur, *, kind: str, recipient: str, subject: str, **context) -> int:
 
 def dispatch(outbox_id: int | None) -> None:
     """Queue the mail job after the outbox row is committed. With Redis down
-    the page still answers the same; the row waits for a resend."""
+    the page still answers the same; the mail stays unsent in the outbox
+    (nothing re-queues it yet: the user asks again)."""
     if outbox_id is None:
         return
     try:

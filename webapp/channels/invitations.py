@@ -20,6 +20,7 @@ from reliability.db import transaction
 from webapp.accounts import tokens
 from webapp.accounts.mailing import compose, dispatch, link
 from webapp.accounts.recovery import email_unverified
+from webapp.accounts.store import normalize_email
 
 bp = Blueprint("invitations", __name__)
 
@@ -29,16 +30,17 @@ ROLE_LABELS = {"editor": "an editor (can optimize and apply)", "viewer": "a view
 def invite(channel: dict[str, Any], email: str, role: str, *, actor_id: int, actor_email: str) -> None:
     """Store the invitation and mail its link (the same for any address)."""
     token, token_hash = tokens.new_secret("invitation")
+    email = normalize_email(email)  # the form accounts are stored in (migration 0009)
     with transaction() as cur:
         cur.execute(
             """INSERT INTO channel_invitations (channel_id, email, role, invited_by, token_hash, expires_at)
                VALUES (%s, %s, %s, %s, %s, now() + %s) RETURNING id""",
-            (channel["id"], email.strip(), role, actor_id, token_hash, tokens.LIFETIMES["invitation"]),
+            (channel["id"], email, role, actor_id, token_hash, tokens.LIFETIMES["invitation"]),
         )
         invitation_id = cur.fetchone()["id"]
         audit.record(cur, "channel.member_invited", actor_id=actor_id, actor_email=actor_email, target_type="channel",
                      target_id=channel["id"], details={"invitation_id": invitation_id, "role": role})
-        outbox_id = compose(cur, kind="invitation", recipient=email.strip(),
+        outbox_id = compose(cur, kind="invitation", recipient=email,
                             subject="You are invited to a channel on Channel Optimizer",
                             inviter=actor_email, channel_title=channel["title"], role_label=ROLE_LABELS[role],
                             url=link("invitations.show", token=token),
@@ -60,16 +62,19 @@ def pending(channel_id: int) -> list[dict[str, Any]]:
 _OPEN = "i.token_hash = %s AND i.accepted_at IS NULL AND i.expires_at > now()"
 
 
-def _find(token: str) -> dict[str, Any] | None:
+def _find(token: str, user_email: str) -> dict[str, Any] | None:
+    """The open invitation behind a link, with ``for_me``: whether it was
+    sent to ``user_email`` (compared as accounts are: migration 0009)."""
     token_hash = tokens.hash_of_link("invitation", token)
     if token_hash is None:
         return None
     with transaction() as cur:
         cur.execute(
-            f"""SELECT i.id, i.email, i.role, c.title AS channel_title, u.email AS inviter
+            f"""SELECT i.id, i.email, i.role, c.title AS channel_title, u.email AS inviter,
+                       email_key_of(i.email) = email_key_of(%s) AS for_me
                 FROM channel_invitations i JOIN channels c ON c.id = i.channel_id
                 LEFT JOIN users u ON u.id = i.invited_by WHERE {_OPEN}""",
-            (token_hash,),
+            (user_email, token_hash),
         )
         return cur.fetchone()
 
@@ -83,7 +88,7 @@ def _accept(token: str, user_id: int, user_email: str) -> tuple[int, str] | None
     with transaction() as cur:
         cur.execute(
             f"""UPDATE channel_invitations i SET accepted_at = now(), accepted_by = %s
-                WHERE {_OPEN} AND lower(i.email) = lower(%s) RETURNING id, channel_id, role, invited_by""",
+                WHERE {_OPEN} AND email_key_of(i.email) = email_key_of(%s) RETURNING id, channel_id, role, invited_by""",
             (user_id, token_hash, user_email),
         )
         invitation = cur.fetchone()
@@ -104,7 +109,7 @@ def _accept(token: str, user_id: int, user_email: str) -> tuple[int, str] | None
 
 def _refusal(invitation: dict[str, Any]) -> str | None:
     """Why the logged-in user may not accept this invitation yet, or None."""
-    if current_user.email.lower() != invitation["email"].lower():
+    if not invitation["for_me"]:
         return ("This invitation was sent to another address. Log in with the account that uses it, "
                 "or create one with that address.")
     if email_unverified():
@@ -115,7 +120,7 @@ def _refusal(invitation: dict[str, Any]) -> str | None:
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 @login_required
 def show(token: str):
-    invitation = _find(token)
+    invitation = _find(token, current_user.email)
     if invitation is None:
         return render_template("auth/link_invalid.html", message=tokens.INVALID_LINK), 400
     refusal = _refusal(invitation)

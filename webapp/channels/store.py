@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg2.errors
-
 from optimizer.youtube import quota
 from reliability import audit
 from reliability.db import transaction
-from reliability.errors import Conflict, NotFound
-from webapp.accounts.store import normalize_email
+from reliability.errors import NotFound
 
 ROLES = ("owner", "editor", "viewer")
 ROLE_RANK = {"viewer": 1, "editor": 2, "owner": 3}
@@ -121,27 +118,6 @@ def members(channel_id: int) -> list[dict[str, Any]]:
             (channel_id,),
         )
         return cur.fetchall()
-
-
-def add_member(channel_id: int, email: str, role: str, *, actor_id: int, actor_email: str) -> dict[str, Any]:
-    """Invite an existing user; raises NotFound or Conflict with a clear message."""
-    with transaction() as cur:
-        address = normalize_email(email)  # look-alike addresses are one account (migration 0009)
-        cur.execute("""SELECT id, email FROM users WHERE email_key = email_key_of(%s)
-                       ORDER BY email = %s DESC, email_lookalike, id LIMIT 1""", (address, address))
-        user = cur.fetchone()
-        if user is None:
-            raise NotFound("No account uses that email. Ask them to create an account first.", code="user_not_found")
-        try:
-            cur.execute(
-                "INSERT INTO channel_members (channel_id, user_id, role, added_by) VALUES (%s, %s, %s, %s)",
-                (channel_id, user["id"], role, actor_id),
-            )
-        except psycopg2.errors.UniqueViolation:
-            raise Conflict(f"{user['email']} is already a member of this channel.", code="already_member") from None
-        audit.record(cur, "channel.member_added", actor_id=actor_id, actor_email=actor_email, target_type="channel",
-                     target_id=channel_id, details={"user_id": user["id"], "role": role})
-        return user
 
 
 def change_member_role(channel_id: int, user_id: int, role: str, *, actor_id: int, actor_email: str) -> None:
