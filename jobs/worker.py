@@ -51,6 +51,7 @@ def _preload_jobs() -> None:
     horse then inherits them instead of importing the anthropic SDK and the
     rest again (about 4 s a job). No connection is opened by importing."""
     import jobs.apply  # noqa: F401
+    import jobs.mail  # noqa: F401
     import jobs.maintenance  # noqa: F401
     import jobs.optimize  # noqa: F401
     import jobs.sync  # noqa: F401
