@@ -8,7 +8,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 from webapp.accounts import sessions, signup, store, throttle
 from webapp.accounts.forms import ChangePasswordForm, DeleteAccountForm, LoginForm, RegisterForm
 from webapp.accounts.identity import User, safe_next_url
-from webapp.accounts.passwords import hash_password, verify_password
+from webapp.accounts.passwords import hash_password
 from webapp.extensions import client_address_key, limiter
 
 bp = Blueprint("accounts", __name__)
@@ -30,10 +30,6 @@ def _client_ip() -> str | None:
 
 def _hash(password: str) -> str:
     return hash_password(password, current_app.config["BCRYPT_ROUNDS"])
-
-
-def _verify(password: str, stored_hash: str | None) -> bool:
-    return verify_password(password, stored_hash, current_app.config["BCRYPT_ROUNDS"])
 
 
 def _start_session(row: dict, remember: bool = False) -> None:
