@@ -113,6 +113,8 @@ def test_claude_answer_with_hostile_fields_is_filtered_and_the_review_says_what_
     page = page_text(client.get(f"/channels/{channel}/suggestions/{suggestion['id']}"))
     assert "Left out for safety: 5 items" in page
     assert "reads like an instruction to an AI" in page and "held a link that your title and description" in page
+    video_page = client.get(f"/channels/{channel}/videos/{video['id']}")  # the same panel on the video page
+    assert video_page.status_code == 200 and "Left out for safety: 5 items" in page_text(video_page)
 
 
 def test_claude_tags_that_repeat_are_mended_without_another_call(site, config, fake_anthropic):
@@ -173,3 +175,4 @@ def test_serial_titles_stay_distinct_and_a_duplicate_title_is_warned_about(site,
     [first] = _db(config, "SELECT id FROM suggestions WHERE run_id = %s AND video_id = %s", (run_id, serial[0]))
     review = page_text(client.get(f"/channels/{channel}/suggestions/{first['id']}"))
     assert "Another video has this title" in review
+    assert "Another video has this title" in page_text(client.get(f"/channels/{channel}/videos/{serial[0]}"))
