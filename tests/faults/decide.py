@@ -53,3 +53,33 @@ def assert_ledger_matches(database_url: str, fake_claude) -> None:
     by_outcome = {r["outcome"]: r["n"] for r in rows}
     assert "sent" not in by_outcome, by_outcome
     assert sum(by_outcome.values()) == fake_claude.total_calls, (by_outcome, fake_claude.total_calls)
+
+
+def connect_youtube(http: requests.Session, stack: AppStack, fake_google, owner: str) -> int:
+    """Connect the Google fake's channel of ``owner`` as a browser does
+    (Connect, Google's consent, the callback); returns the channel's id."""
+    fake_google.oauth.consent(owner)
+    start = press(http, stack, "/channels/connect", "/channels")
+    assert start.status_code == 302, start.text[-2000:]
+    google = requests.get(start.headers["Location"], allow_redirects=False, timeout=10)
+    assert google.status_code == 302, google.text[-2000:]
+    callback = http.get(google.headers["Location"], allow_redirects=False, timeout=30)
+    assert callback.status_code == 302, callback.text[-2000:]
+    return int(callback.headers["Location"].rstrip("/").rsplit("/", 1)[1])
+
+
+def wait_for_sync_final(database_url: str, channel: int, timeout: float) -> list[dict]:
+    """Every sync of the channel, once none is queued or running."""
+    return wait_for_db(database_url, "SELECT id, status, error FROM sync_runs WHERE channel_id = %s ORDER BY id",
+                       lambda rows: rows and all(r["status"] not in ("queued", "running") for r in rows), timeout,
+                       f"the syncs of channel {channel} to finish", (channel,))
+
+
+def assert_videos_whole(database_url: str, channel: int, expected: set[str]) -> None:
+    """The channel's videos are exactly ``expected`` (YouTube ids), each with
+    one stored version (a sync that resumed wrote nothing twice)."""
+    rows = sql(database_url, """SELECT v.youtube_video_id, count(m.id) AS versions FROM videos v
+                                LEFT JOIN metadata_versions m ON m.video_id = v.id
+                                WHERE v.channel_id = %s GROUP BY v.youtube_video_id""", (channel,))
+    assert {r["youtube_video_id"] for r in rows} == expected
+    assert {r["versions"] for r in rows} == {1}, [r for r in rows if r["versions"] != 1][:5]
