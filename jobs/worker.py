@@ -34,6 +34,8 @@ import redis
 from rq import Queue
 from rq import Worker as RQWorker
 from rq.exceptions import StopRequested
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
+from rq.scripts import release_lock
 
 from jobs.runtime import QUEUES, prepare_process, rq_connection
 from reliability.supervisor import die_with_parent
@@ -57,6 +59,51 @@ def _preload_jobs() -> None:
     import jobs.sync  # noqa: F401
 
 
+class Scheduler(RQScheduler):
+    """RQ's scheduler process ends on the first ``ConnectionError``, and the
+    worker starts a new one only between jobs: during a long batch, retries
+    would wait. This one waits for Redis and goes on."""
+
+    def acquire_locks(self, auto_start=False):
+        self._release_locks_of_dead_schedulers()
+        return super().acquire_locks(auto_start)
+
+    def _release_locks_of_dead_schedulers(self) -> None:
+        """A SIGKILLed worker's scheduler holds its queue locks for another
+        minute, and until then no retry or ``enqueue_in`` job is enqueued.
+        A lock whose holder ran on this host under a pid that is gone is
+        released at once (only such a lock: another host's is left to expire)."""
+        for name in self._queue_names:
+            key = self.get_locking_key(name)
+            holder = self.connection.get(key)
+            if holder is None or holder.decode() == self.name:
+                continue
+            owner = self.connection.hgetall(SCHEDULER_KEY_TEMPLATE % holder.decode())
+            host, pid = owner.get(b"hostname", b"").decode(), int(owner.get(b"pid", b"0") or 0)
+            if host == self.hostname and pid and not _pid_alive(pid):
+                release_lock(self.connection, key, holder.decode())
+                self.log.info("Scheduler: released the lock for %s of a scheduler that is gone", name)
+
+    def work(self) -> None:
+        while not self._stop_requested:
+            try:
+                super().work()
+                return
+            except REDIS_DOWN as exc:
+                self.log.warning("Scheduler: Redis unreachable (%s); trying again in 2 s", exc)
+                time.sleep(2)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class Worker(RQWorker):
     """RQ's forking worker, riding out Redis outages and stopping promptly."""
 
@@ -67,11 +114,28 @@ class Worker(RQWorker):
                          maintenance_interval=CLEANUP_EVERY_HEARTBEATS * heartbeat_s, **kwargs)
         self.stopped_by_signal = False
 
+    @property
+    def dequeue_timeout(self) -> int:
+        # RQ blocks on the queues for worker_ttl - 15 = 405 s, and cleans
+        # registries only between two waits: wake up when cleaning is due.
+        return self.maintenance_interval
+
     def get_heartbeat_ttl(self, job) -> int:
         interval = self.job_monitoring_interval
         if job.timeout and job.timeout > 0:
             interval = max(1, min(interval, int(job.timeout - self.current_job_working_time)))
         return interval + (ABANDONED_AFTER_HEARTBEATS - 1) * self.job_monitoring_interval
+
+    def _start_scheduler(self, burst=False, logging_level="INFO", *args, **kwargs) -> None:
+        """RQ's own, with our Scheduler (and no burst mode's inline run: ``--burst``
+        enqueues due jobs through RQ's code path)."""
+        if burst:
+            return super()._start_scheduler(burst, logging_level, *args, **kwargs)
+        self.scheduler = Scheduler(self.queues, connection=self.connection, serializer=self.serializer,
+                                   logging_level=logging_level if logging_level is not None else self.log.level)
+        self.scheduler.acquire_locks()
+        if self.scheduler.acquired_locks:
+            self.scheduler.start()
 
     # -- Redis outages: bookkeeping that may be skipped while the horse works
 

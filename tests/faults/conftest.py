@@ -15,6 +15,7 @@ session, data emptied before each case), never the machine's.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -95,3 +96,5 @@ def app_stack(services, fake_claude, fault_root, request):
     for stack in started:
         stack.stop()
         print(f"--- {stack.log_path.name}\n{stack.log_tail(150)}")  # shown by pytest when the case failed
+        if os.environ.get("YCO_FAULT_LOG_DIR"):  # to read a whole log afterwards
+            shutil.copy(stack.log_path, os.environ["YCO_FAULT_LOG_DIR"])

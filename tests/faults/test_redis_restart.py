@@ -57,9 +57,9 @@ def test_redis_restart_while_idle_leaves_the_stack_running(services, app_stack):
 
 
 def test_redis_restart_during_a_batch_loses_and_repeats_nothing(services, app_stack, fake_claude):
-    fake_claude.latency_s = 0.8  # a batch of 6 lasts about 5 s, one video at a time
+    fake_claude.latency_s = 0.8  # a batch of 6 lasts a few seconds
     try:
-        stack = app_stack(LLM_MAX_CONCURRENCY="1")
+        stack = app_stack(LLM_MAX_CONCURRENCY="2")
         http = steps.creator(stack)
         channel = steps.demo_channel(http, stack)
         run_id = steps.optimize(http, stack, channel, count=6)

@@ -45,8 +45,47 @@ def health():
     body = {"status": "ok" if healthy else "degraded"}
     if _may_see_health_details():
         body.update(database=database, redis=redis_status,
-                    breakers=_breaker_states() if redis_status["healthy"] else None)
+                    breakers=_breaker_states() if redis_status["healthy"] else None,
+                    jobs=_job_health() if redis_status["healthy"] else None)
     return jsonify(body), 200 if healthy else 503
+
+
+@bp.get("/health/live")
+@limiter.exempt
+@talisman(force_https=False)
+def health_live():
+    """Liveness: this process answers. Nothing outside it is checked, so a
+    database outage never makes a platform restart every web process."""
+    return jsonify({"status": "ok"}), 200
+
+
+@bp.get("/health/ready")
+@limiter.exempt
+@talisman(force_https=False)
+def health_ready():
+    """Readiness: the database and Redis answer, and queued jobs have a
+    worker to run them (503 when jobs wait and no worker lives, which is
+    how a killed worker shows up within a minute instead of never)."""
+    database_ok = db.health_check()["healthy"]
+    redis_ok = _redis_health()["healthy"]
+    jobs = _job_health() if redis_ok else None
+    reasons = [reason for reason, failing in (
+        ("database unavailable", not database_ok), ("redis unavailable", not redis_ok),
+        ("jobs are waiting and no worker is running", bool(jobs and jobs.get("queued") and not jobs.get("workers"))),
+    ) if failing]
+    body = {"status": "not_ready" if reasons else "ready"}
+    if _may_see_health_details():
+        body.update(reasons=reasons, jobs=jobs)
+    return jsonify(body), 503 if reasons else 200
+
+
+def _job_health() -> dict | None:
+    from jobs.health import job_system_health
+
+    try:
+        return job_system_health(get_redis(), current_app.config["WORKER_HEARTBEAT_S"])
+    except Exception as exc:  # health reports, never raises
+        return {"error": type(exc).__name__}
 
 
 def _may_see_health_details() -> bool:
