@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import channel_page, login_vs_hello, sync_quota
+from bench import channel_page, load, login_vs_hello, sync_quota
 
 
 def main(argv: list[str]) -> int:
@@ -21,7 +21,8 @@ def main(argv: list[str]) -> int:
         pass
     else:
         status = batch.main([]) or status
-    return channel_page.main([]) or status
+    status = channel_page.main([]) or status
+    return load.main([]) or status
 
 
 if __name__ == "__main__":
