@@ -18,8 +18,10 @@ Three changes to RQ's stock worker, each for a fault that happens weekly:
   worker forks (work horse, scheduler) dies with it (``die_with_parent``).
 - Ctrl-C / SIGTERM: RQ waits for the running job (the horse has a process
   group of its own, so a terminal's Ctrl-C never reaches it). Here the horse
-  is killed at once and RQ's retry policy re-queues the job, which the next
-  start runs again; jobs are idempotent, so its effects happen once.
+  gets SIGTERM at once, which raises ``JobInterrupted`` in the job: it
+  unwinds (Claude places, transactions) and RQ's retry policy re-queues it,
+  so the next start runs it again; jobs are idempotent, so its effects
+  happen once. A horse that has not ended 5 s later gets SIGKILL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import argparse
 import logging
 import os
 import signal
+import threading
 import time
 
 import redis
@@ -46,6 +49,7 @@ REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 ABANDONED_AFTER_HEARTBEATS = 4  # a job whose heartbeat is this many intervals old is abandoned
 CLEANUP_EVERY_HEARTBEATS = 3  # registries (abandoned jobs) are cleaned this often
 REDIS_WAIT_MAX_S = 10.0
+HORSE_STOP_GRACE_S = 5  # then SIGKILL; the supervisor allows 8 s, Ctrl-C promises 10
 
 
 def _preload_jobs() -> None:
@@ -92,6 +96,23 @@ class Scheduler(RQScheduler):
             except REDIS_DOWN as exc:
                 self.log.warning("Scheduler: Redis unreachable (%s); trying again in 2 s", exc)
                 time.sleep(2)
+
+
+class JobInterrupted(BaseException):
+    """Raised in a work horse on SIGTERM (the worker is stopping). A
+    BaseException, so that no ``except Exception`` in a job mistakes it for
+    the video's own failure; RQ's bare ``except`` records it and retries."""
+
+
+def _interrupt_job(signum, _frame) -> None:
+    raise JobInterrupted(f"stopped by {signal.Signals(signum).name}")
+
+
+def _signal_quietly(pid: int, signum: int) -> None:
+    try:
+        os.kill(pid, signum)
+    except ProcessLookupError:
+        pass
 
 
 def _pid_alive(pid: int) -> bool:
@@ -187,14 +208,30 @@ class Worker(RQWorker):
         signal.signal(signal.SIGTERM, self._stop_now)
 
     def _stop_now(self, signum, _frame) -> None:
+        if self.stopped_by_signal:
+            return  # a second Ctrl-C: the first one is already being acted on
         self.stopped_by_signal = self._stop_requested = True
         if self.horse_pid:
-            self.log.warning("Worker %s: %s, stopping job %s's work horse now; the job runs again at the next start",
+            self.log.warning("Worker %s: %s, interrupting job %s; it runs again at the next start",
                              self.name, signal.Signals(signum).name, self.get_current_job_id_quietly())
-            self.kill_horse()  # the monitor then records the job as failed and RQ retries it
+            # SIGTERM lets the job unwind (places and transactions released) and
+            # RQ's retry policy re-queue it; a horse stuck in C code gets SIGKILL.
+            horse = self.horse_pid
+            _signal_quietly(horse, signal.SIGTERM)
+            threading.Timer(HORSE_STOP_GRACE_S, _signal_quietly, (horse, signal.SIGKILL)).start()
             return
         self.log.info("Worker %s: %s, stopping", self.name, signal.Signals(signum).name)
         raise StopRequested()
+
+    def setup_work_horse_signals(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides, as in RQ
+        signal.signal(signal.SIGTERM, _interrupt_job)
+
+    def handle_exception(self, job, *exc_info) -> None:
+        if exc_info and exc_info[0] is JobInterrupted:
+            self.log.warning("Worker %s: job %s interrupted by a shutdown; RQ's retry runs it again", self.name, job.id)
+            return
+        super().handle_exception(job, *exc_info)
 
     def get_current_job_id_quietly(self) -> str | None:
         try:

@@ -343,3 +343,73 @@ class PageWatch:
         assert self.statuses, "no page was loaded while the fault lasted"
         failed = [(path, status) for path, status in self.statuses if status >= 500 and status != 503]
         assert not failed, f"answers with a 5xx other than 503: {failed[:10]}"
+
+
+# -- `make run` itself, for Ctrl-C -------------------------------------------------------
+
+# The Makefile's `run` recipe, word for word (tests/integration/test_run_stack.py checks the same line).
+RUN_COMMAND = "flask --app wsgi db upgrade && exec python -m reliability.supervisor web worker cron"
+
+
+class MakeRun:
+    """The command `make run` runs, on embedded PostgreSQL and Redis under
+    ``instance_dir`` (its own, as a developer's machine has), in a process
+    group of its own as a terminal gives it, so Ctrl-C can reach it whole."""
+
+    def __init__(self, instance_dir: Path, log_path: Path, **env: str):
+        self.instance_dir, self.log_path = instance_dir, log_path
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = {k: v for k, v in os.environ.items() if k not in _INHERITED_OUT}
+        self.env.update(PATH=f"{VENV_BIN}{os.pathsep}{self.env.get('PATH', '/usr/bin:/bin')}", PORT=str(self.port),
+                        INSTANCE_DIR=str(instance_dir), ENVIRONMENT="development", LOG_LEVEL="info",
+                        BCRYPT_ROUNDS="4", ASSETS_FROM_CDN="false", PYTHONUNBUFFERED="1", **FAST_WORKER, **env)
+        self.top: subprocess.Popen | None = None
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://postgres@/yco?host={self.instance_dir / 'postgres'}"
+
+    def start(self) -> MakeRun:
+        with open(self.log_path, "ab") as log:
+            self.top = subprocess.Popen(
+                [str(VENV_BIN / "python"), "-m", "reliability.embedded", "--", "sh", "-c", RUN_COMMAND],
+                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True)
+        return self
+
+    wait_until_serving = AppStack.wait_until_serving
+    log_tail = AppStack.log_tail
+
+    def everything(self) -> list[psutil.Process]:
+        """Every process of the stack, the postmaster pg_ctl detached included."""
+        procs = _tree(self.top.pid)
+        try:
+            procs.insert(0, psutil.Process(self.top.pid))
+        except psutil.NoSuchProcess:
+            pass
+        try:
+            postmaster = psutil.Process(int((self.instance_dir / "postgres" / "postmaster.pid").read_text().split()[0]))
+            procs += [postmaster, *postmaster.children(recursive=True)]
+        except (OSError, ValueError, IndexError, psutil.Error):
+            pass
+        return procs
+
+    def ctrl_c(self, timeout: float) -> tuple[float, list[str]]:
+        """SIGINT to the whole group, as a terminal's Ctrl-C; returns how long
+        until every process was gone, and what still ran after ``timeout``."""
+        procs = self.everything()
+        started = time.monotonic()
+        os.killpg(self.top.pid, signal.SIGINT)
+        gone, alive = psutil.wait_procs(procs, timeout=timeout)
+        self.top.wait(5)
+        return time.monotonic() - started, [f"{p.pid} {' '.join(_cmdline(p))}" for p in alive]
+
+    def kill_leftovers(self) -> None:
+        if self.top is None:
+            return
+        for proc in self.everything():
+            try:
+                proc.kill()
+            except psutil.Error:
+                pass
