@@ -9,6 +9,7 @@ import re
 import pytest
 
 from tests.integration.channel_helpers import import_demo, post_form, query, user_client
+from tests.integration.mail_helpers import invite_and_accept
 from tests.integration.youtube_helpers import run_worker_burst
 
 
@@ -112,8 +113,7 @@ def test_a_viewer_may_look_but_not_restore(app, app_config, demo):
     from tests.helpers import login
 
     assert login(viewer, "viewer@example.com").status_code == 302
-    assert post_form(demo["owner"], f"/channels/{demo['channel_id']}/members",
-                     {"email": "viewer@example.com", "role": "viewer"}).status_code == 302
+    invite_and_accept(demo["owner"], viewer, app_config["DATABASE_URL"], demo["channel_id"], "viewer@example.com", "viewer")
     assert "/restore" not in _history_section(viewer.get(demo["base"]).get_data(as_text=True))
     assert _compare(viewer, demo, demo["old"]["id"], demo["new"]["id"]).status_code == 200
     assert post_form(viewer, f"{demo['base']}/versions/{demo['old']['id']}/restore").status_code == 403

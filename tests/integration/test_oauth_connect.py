@@ -11,6 +11,7 @@ from cryptography.fernet import Fernet, InvalidToken
 
 from tests.fakes.google import ALL_CHANNELS, YOUTUBE_FORCE_SSL, YT_ANALYTICS_READONLY, fake_google_fixture, s256
 from tests.helpers import csrf_from, register
+from tests.integration.mail_helpers import invite_and_accept
 from tests.integration.youtube_helpers import (
     TOKEN_KEY,
     channel_pk,
@@ -298,13 +299,6 @@ def test_reconnecting_a_disconnected_channel_makes_it_sync_again(creator, fake_g
     assert _sync(creator, channel_id, yt_config) == ("succeeded", None)
 
 
-def _invite(owner, channel_id: int, email: str, role: str) -> None:
-    page = owner.get(f"/channels/{channel_id}/members")
-    response = owner.post(f"/channels/{channel_id}/members",
-                          data={"csrf_token": csrf_from(page.get_data(as_text=True)), "email": email, "role": role})
-    assert response.status_code == 302, page_text(response)
-
-
 def _disconnect(client, channel_id: int):
     page = client.get(f"/channels/{channel_id}")
     return client.post(f"/channels/{channel_id}/disconnect", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
@@ -317,7 +311,7 @@ def test_disconnect_revokes_at_google_and_forgets_the_tokens(creator, fake_googl
     for role in ("editor", "viewer"):
         member = yt_app.test_client()
         register(member, f"{role}@example.com")
-        _invite(creator, channel_id, f"{role}@example.com", role)
+        invite_and_accept(creator, member, yt_config["DATABASE_URL"], channel_id, f"{role}@example.com", role)
         assert "Disconnect</button>" not in page_text(member.get(f"/channels/{channel_id}"))
         assert _disconnect(member, channel_id).status_code == 403
     assert fake_google.requests_to("/revoke") == []
