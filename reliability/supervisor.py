@@ -104,8 +104,8 @@ class Supervisor:
         if status is None or self.stopping:
             return
         ran_s = now - child.started_at
-        child.failures = 0 if ran_s >= STEADY_AFTER_S else child.failures + 1
-        delay = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S) - 1)]
+        child.failures = 1 if ran_s >= STEADY_AFTER_S else child.failures + 1
+        delay = RESTART_BACKOFF_S[min(child.failures, len(RESTART_BACKOFF_S)) - 1]
         self.say("system", f"{child.name} exited with status {status} after {ran_s:.0f} s; restarting in {delay} s")
         child.process, child.start_at = None, now + delay
 
