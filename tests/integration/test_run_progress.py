@@ -74,7 +74,8 @@ def _money(text: str) -> list[Decimal]:
 
 def test_each_video_says_what_it_is_waiting_for_while_claude_is_slow(site, config, fake_anthropic):
     client, _, ids = site
-    fake_anthropic.latency_s = 2.5  # every answer, the overloaded one included, takes this long
+    # Every answer, the overloaded one included, takes this long: wide enough for a busy machine to see each stage.
+    fake_anthropic.latency_s = 5.0
     fake_anthropic.inject("overloaded", times=1, model=PRIMARY)
     run_id, url = _start(site, ids[:2])
     assert "Waiting its turn…" in _fragment(client, url)
