@@ -36,6 +36,8 @@ def test_ctrl_c_mid_batch_stops_everything_fast_and_the_batch_resumes_once(insta
         http = steps.creator(first)
         channel = steps.demo_channel(http, first)
         run_id = steps.optimize(http, first, channel, count=8)
+        history = steps.history_counts(first.database_url)
+        assert history, "no versions to keep: the check below would mean nothing"
         with PageWatch(http, first.base_url, [f"/channels/{channel}/runs/{run_id}"]) as watch:
             steps.wait_for_run_progress(first.database_url, run_id, done=2)
         watch.assert_no_500()
@@ -54,6 +56,7 @@ def test_ctrl_c_mid_batch_stops_everything_fast_and_the_batch_resumes_once(insta
         assert run["status"] == "succeeded", steps.run_videos(second.database_url, run_id)
         steps.assert_run_whole(second.database_url, run_id)
         steps.assert_no_stranded_work(second.database_url)
+        assert steps.history_counts(second.database_url) == history
         assert done_before == 8
         took_s, survivors = second.ctrl_c(timeout=CTRL_C_LIMIT_S)
         assert not survivors, survivors

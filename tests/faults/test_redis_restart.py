@@ -59,10 +59,14 @@ def test_redis_restart_while_idle_leaves_the_stack_running(services, app_stack):
 def test_redis_restart_during_a_batch_loses_and_repeats_nothing(services, app_stack, fake_claude):
     fake_claude.latency_s = 0.8  # a batch of 6 lasts a few seconds
     try:
-        stack = app_stack(LLM_MAX_CONCURRENCY="2")
+        # A Claude place held by a killed horse (or not released while Redis was
+        # away) frees up when its lease ends, ANTHROPIC_TIMEOUT_S + 30 s: 40 s here, 90 s by default.
+        stack = app_stack(LLM_MAX_CONCURRENCY="2", ANTHROPIC_TIMEOUT_S="10")
         http = steps.creator(stack)
         channel = steps.demo_channel(http, stack)
         run_id = steps.optimize(http, stack, channel, count=6)
+        history = steps.history_counts(services.database_url)
+        assert history, "no versions to keep: the check below would mean nothing"
         paths = [f"/channels/{channel}/runs/{run_id}", f"/channels/{channel}"]
         with PageWatch(http, stack.base_url, paths) as watch:
             steps.wait_for_run_progress(services.database_url, run_id, done=2)
@@ -75,3 +79,4 @@ def test_redis_restart_during_a_batch_loses_and_repeats_nothing(services, app_st
     steps.assert_run_whole(services.database_url, run_id)
     steps.assert_no_stranded_work(services.database_url)
     assert stack.processes("jobs.worker"), "no worker is running after the outage"
+    assert steps.history_counts(services.database_url) == history  # 0 versions lost (or added)

@@ -24,10 +24,14 @@ def _alive(proc: psutil.Process) -> bool:
 def test_worker_killed_mid_batch_its_children_die_and_the_batch_finishes_once(services, app_stack, fake_claude):
     fake_claude.latency_s = 0.8
     try:
-        stack = app_stack(LLM_MAX_CONCURRENCY="2")
+        # A Claude place held by a killed horse (or not released while Redis was
+        # away) frees up when its lease ends, ANTHROPIC_TIMEOUT_S + 30 s: 40 s here, 90 s by default.
+        stack = app_stack(LLM_MAX_CONCURRENCY="2", ANTHROPIC_TIMEOUT_S="10")
         http = steps.creator(stack)
         channel = steps.demo_channel(http, stack)
         run_id = steps.optimize(http, stack, channel, count=8)
+        history = steps.history_counts(services.database_url)
+        assert history, "no versions to keep: the check below would mean nothing"
         paths = [f"/channels/{channel}/runs/{run_id}", f"/channels/{channel}", "/health"]
         with PageWatch(http, stack.base_url, paths) as watch:
             steps.wait_for_run_progress(services.database_url, run_id, done=2)
@@ -49,3 +53,4 @@ def test_worker_killed_mid_batch_its_children_die_and_the_batch_finishes_once(se
     steps.assert_run_whole(services.database_url, run_id)
     steps.assert_no_stranded_work(services.database_url)
     assert recovered_s < steps.RECOVERY_S
+    assert steps.history_counts(services.database_url) == history  # 0 versions lost (or added)
