@@ -17,9 +17,9 @@ from rq.job import Job
 
 from jobs.enqueue import enqueue_apply
 from tests.fakes.google import fake_google_fixture
+from tests.faults.test_apply_killed import _accepted_suggestion, _synced_video
 from tests.helpers import csrf_from
 from tests.integration.optimize_helpers import start_worker, stop_process
-from tests.integration.test_apply_kill import _accepted_suggestion, _synced_video
 from tests.integration.youtube_helpers import channel_pk, page_text, query, run_worker_burst, start_sync
 
 fake_google = fake_google_fixture()
