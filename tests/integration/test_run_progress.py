@@ -81,15 +81,19 @@ def test_each_video_says_what_it_is_waiting_for_while_claude_is_slow(site, confi
     assert "Waiting its turn…" in _fragment(client, url)
 
     worker = start_worker(config, burst=True)
+    seen: list[str] = []  # every fragment the page's polling would have shown, until the run is done
+
+    def done_yet():
+        seen.append(_fragment(client, url))
+        return "Done: 2 suggestions ready." in seen[-1] and seen[-1]
+
     try:
-        asking = wait_for(lambda: (t := _fragment(client, url)) and f"Asking Claude ({PRIMARY})…" in t and t,
-                          60, "the first video to be asking the primary model")
-        assert "Waiting its turn…" in asking  # one at a time here: the second video says it waits
-        wait_for(lambda: f"Trying the next model ({FALLBACK})…" in _fragment(client, url), 30,
-                 "the overloaded primary to hand over to the fallback")
-        done = wait_for(lambda: (t := _fragment(client, url)) and "Done: 2 suggestions ready." in t and t, 60, "the run")
+        done = wait_for(done_yet, 90, "the run")
     finally:
         stop_process(worker)
+    # One at a time here: while the first video hands over to the fallback, the second says it waits.
+    assert any(f"Trying the next model ({FALLBACK})…" in t and "Waiting its turn…" in t for t in seen)
+    assert any(f"Asking Claude ({PRIMARY})…" in t for t in seen)
     assert "Asking Claude" not in done and "hx-trigger" not in done  # finished rows stop polling
     stages = query(config["DATABASE_URL"], "SELECT stage, stage_model FROM optimization_run_videos WHERE run_id = %s "
                    "ORDER BY position", (run_id,))
