@@ -68,12 +68,9 @@ def get_suggestion(channel_id: int, suggestion_id: int) -> dict[str, Any]:
 def saved_draft(suggestion: dict[str, Any]) -> Draft:
     """What the creator last saved, else the suggestion as made."""
     index = suggestion["chosen_title"]
-    title = suggestion["approved_title"] or suggestion["titles"][index]["title"]
+    title, description, tags = gate.approved_metadata(suggestion)  # what Apply would write
     custom = title != suggestion["titles"][index]["title"]
-    description = suggestion["approved_description"]
-    tags = suggestion["approved_tags"]
-    return Draft(title, suggestion["description"] if description is None else description,
-                 list(suggestion["tags"] if tags is None else tags), None if custom else index)
+    return Draft(title, description, tags, None if custom else index)
 
 
 def draft_from_form(form, suggestion: dict[str, Any]) -> Draft:
