@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import channel_page, load, login_vs_hello, sync_quota
+from bench import api_videos, channel_page, experiments, load, login_vs_hello, metrics_overhead, sync_quota
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +22,9 @@ def main(argv: list[str]) -> int:
     else:
         status = batch.main([]) or status
     status = channel_page.main([]) or status
+    status = metrics_overhead.main([]) or status
+    status = api_videos.main([]) or status
+    status = experiments.main([]) or status
     return load.main([]) or status
 
 

@@ -69,8 +69,8 @@ from cryptography.fernet import Fernet
 from rq import Worker
 
 from jobs.enqueue import enqueue_optimization
-from jobs.sync import youtube_client_factory
 from optimizer.demo_import import import_demo_channel
+from optimizer.youtube.factory import youtube_client_factory
 from optimizer.youtube.sync import run_sync
 from reliability import db, migrations
 from reliability.config import load_settings
@@ -104,15 +104,20 @@ def _services(tmp: Path) -> Iterator[tuple[str, str, bool]]:
             redis_url, stop = start_redis(tmp / "redis")
             stack.callback(stop)
         embedded = "DATABASE_URL" not in os.environ
-        _say(f"database: {'embedded PostgreSQL' if embedded else 'DATABASE_URL (the bench rows are deleted afterwards)'}; "
-             f"redis: {'REDIS_URL' if 'REDIS_URL' in os.environ else 'embedded Redis'}")
+        _say(
+            "database: "
+            f"{'embedded PostgreSQL' if embedded else 'DATABASE_URL (the bench rows are deleted afterwards)'}; "
+            f"redis: {'REDIS_URL' if 'REDIS_URL' in os.environ else 'embedded Redis'}"
+        )
         yield database_url, redis_url, embedded
 
 
 def _bench_user() -> int:
     with transaction() as cur:
-        cur.execute("INSERT INTO users (email, password_hash) VALUES (%s, 'bench: no login') RETURNING id",
-                    (f"bench-{uuid.uuid4().hex[:8]}@example.com",))
+        cur.execute(
+            "INSERT INTO users (email, password_hash) VALUES (%s, 'bench: no login') RETURNING id",
+            (f"bench-{uuid.uuid4().hex[:8]}@example.com",),
+        )
         return cur.fetchone()["id"]
 
 
@@ -127,8 +132,11 @@ def _copy_video(cur, video_id: int, suffix: str) -> None:
         (suffix, video_id),
     )
     copy = cur.fetchone()["id"]
-    cur.execute("INSERT INTO transcripts (video_id, language, source, text) SELECT %s, language, source, text "
-                "FROM transcripts WHERE video_id = %s", (copy, video_id))
+    cur.execute(
+        "INSERT INTO transcripts (video_id, language, source, text) SELECT %s, language, source, text "
+        "FROM transcripts WHERE video_id = %s",
+        (copy, video_id),
+    )
     cur.execute(
         """INSERT INTO metadata_versions (video_id, source, title, description, tags, category_id, default_language,
                                           default_audio_language, content_hash)
@@ -158,12 +166,24 @@ WORKER = [sys.executable, "-m", "jobs.worker"]
 
 
 def _start_workers(command: list[str], env: dict[str, str], count: int) -> list[subprocess.Popen]:
-    return [subprocess.Popen(command, cwd=ROOT, env=_worker_env(env), stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True) for _ in range(count)]
+    return [
+        subprocess.Popen(
+            command, cwd=ROOT, env=_worker_env(env), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        for _ in range(count)
+    ]
 
 
-def _run_batch(env: dict[str, str], redis_url: str, channel_id: int, user_id: int, videos: list[int],
-               workers: int, *, warm: list[str] | None = None) -> tuple[int, float, str]:
+def _run_batch(
+    env: dict[str, str],
+    redis_url: str,
+    channel_id: int,
+    user_id: int,
+    videos: list[int],
+    workers: int,
+    *,
+    warm: list[str] | None = None,
+) -> tuple[int, float, str]:
     """Create and enqueue a run and wait for it to finish; returns (run id,
     wall seconds by the database clock, status). Cold (the default):
     ``workers`` burst workers are started right after enqueuing. ``warm``:
@@ -177,7 +197,8 @@ def _run_batch(env: dict[str, str], redis_url: str, channel_id: int, user_id: in
         while len(Worker.all(connection=connection)) < workers and time.monotonic() < deadline:
             time.sleep(0.1)
         time.sleep(2)  # past its start-up (scheduler, first maintenance): now idle, blocked on the queue
-    run, _ = create_run(channel_id, user_id, uuid.uuid4().hex, videos)
+    with transaction() as cur:
+        run, _ = create_run(cur, channel_id, user_id, uuid.uuid4().hex, videos)
     with transaction() as cur:
         cur.execute("SELECT clock_timestamp() AS t")
         enqueued_at = cur.fetchone()["t"]
@@ -229,9 +250,11 @@ def _timeline(run_id: int) -> None:
             (run_id,),
         )
         row = cur.fetchone()
-    _say(f"timeline: run created -> job started {row['to_start']:.2f} s (worker start-up, fork); started -> first "
-         f"answer {row['to_first_answer']:.2f} s; first -> last answer {row['answers_span']:.2f} s; last suggestion "
-         f"-> finished {row['after_last']:.2f} s")
+    _say(
+        f"timeline: run created -> job started {row['to_start']:.2f} s (worker start-up, fork); started -> first "
+        f"answer {row['to_first_answer']:.2f} s; first -> last answer {row['answers_span']:.2f} s; last suggestion "
+        f"-> finished {row['after_last']:.2f} s"
+    )
 
 
 def _connected_channel(google: FakeGoogle, settings: dict, user_id: int, videos: int) -> tuple[int, list[int]]:
@@ -262,30 +285,45 @@ def _youtube_units(base_env: dict[str, str], redis_url: str, user_id: int, datab
     key = Fernet.generate_key().decode()
     with FakeGoogle() as google:
         # The sync's client factory keeps the YouTube breaker in Redis: pass the bench's own.
-        settings = load_settings(environ={}, overrides={**google.settings(), "DATABASE_URL": database_url,
-                                                        "REDIS_URL": redis_url, "TOKEN_ENCRYPTION_KEY": [key]})
+        settings = load_settings(
+            environ={},
+            overrides={
+                **google.settings(),
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                "TOKEN_ENCRYPTION_KEY": [key],
+            },
+        )
         channel_id, videos = _connected_channel(google, settings, user_id, 3)
         env = {**base_env, **google.settings(), "TOKEN_ENCRYPTION_KEY": key}
         before, calls_before = google.quota.used(), dict(google.quota.used_by_endpoint())
         run_id, _, status = _run_batch(env, redis_url, channel_id, user_id, videos, workers=1)
         units = google.quota.used() - before
-        spent = {k: v - calls_before.get(k, 0) for k, v in google.quota.used_by_endpoint().items()
-                 if v != calls_before.get(k, 0)}
+        spent = {
+            k: v - calls_before.get(k, 0)
+            for k, v in google.quota.used_by_endpoint().items()
+            if v != calls_before.get(k, 0)
+        }
         again_before = google.quota.used()
         _run_batch(env, redis_url, channel_id, user_id, videos, workers=1)  # transcripts now stored
         again = google.quota.used() - again_before
         if any(r.path.rstrip("/").endswith("/search") for r in google.requests):
             raise RuntimeError("optimization called YouTube's search.list (100 units a call)")
     _check_stored(run_id, len(videos))
-    _say(f"connected channel: {len(videos)} videos without stored transcripts, run {status}: {units} units "
-         f"({spent}); the same videos again: {again} units")
+    _say(
+        f"connected channel: {len(videos)} videos without stored transcripts, run {status}: {units} units "
+        f"({spent}); the same videos again: {again} units"
+    )
     return units / len(videos)
 
 
 def _import_s() -> float:
     code = "import time; t = time.perf_counter(); import jobs.optimize; print(time.perf_counter() - t)"
-    return float(subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=_worker_env({}), capture_output=True,
-                                text=True, check=True).stdout)
+    return float(
+        subprocess.run(
+            [sys.executable, "-c", code], cwd=ROOT, env=_worker_env({}), capture_output=True, text=True, check=True
+        ).stdout
+    )
 
 
 def _parse(argv: list[str]):
@@ -309,9 +347,14 @@ def main(argv: list[str] | None = None) -> int:
             if not embedded:
                 stack.callback(_delete_bench_rows, user_id)
             claude = stack.enter_context(FakeAnthropic(latency_s=args.latency))
-            base_env = {"DATABASE_URL": database_url, "REDIS_URL": redis_url, **claude.settings(),
-                        "LLM_MAX_CONCURRENCY": str(args.concurrency), "SERPAPI_API_KEY": "",
-                        "INSTANCE_DIR": str(tmp / "instance")}
+            base_env = {
+                "DATABASE_URL": database_url,
+                "REDIS_URL": redis_url,
+                **claude.settings(),
+                "LLM_MAX_CONCURRENCY": str(args.concurrency),
+                "SERPAPI_API_KEY": "",
+                "INSTANCE_DIR": str(tmp / "instance"),
+            }
 
             channel_id, videos = _demo_videos(user_id)
             run_id, wall, status = _run_batch(base_env, redis_url, channel_id, user_id, videos, args.workers)
@@ -320,30 +363,40 @@ def main(argv: list[str] | None = None) -> int:
             usage, calls = claude.usage, claude.total_calls
             all_input = usage.input_tokens + usage.cache_creation_input_tokens + usage.cache_read_input_tokens
             ideal = math.ceil(BATCH / args.concurrency) * args.latency
-            _say(f"demo batch: {len(videos)} videos, run {status}, {wall:.2f} s from enqueue to finish "
-                 f"(ideal {ideal:g} s = ceil({BATCH}/{args.concurrency}) x {args.latency:g} s); fake calls "
-                 f"{calls}, max in flight {claude.max_in_flight}; tokens: input {usage.input_tokens:,}, "
-                 f"cache writes {usage.cache_creation_input_tokens:,}, cache reads {usage.cache_read_input_tokens:,}, "
-                 f"output {usage.output_tokens:,}; YouTube units 0 (demo transcripts are stored, no Google config)")
-            _say(f"of which start-up: importing jobs.optimize in a fresh process takes {_import_s():.2f} s here "
-                 "(the worker now imports the job modules before it forks, so a waiting worker has paid it)")
+            _say(
+                f"demo batch: {len(videos)} videos, run {status}, {wall:.2f} s from enqueue to finish "
+                f"(ideal {ideal:g} s = ceil({BATCH}/{args.concurrency}) x {args.latency:g} s); fake calls "
+                f"{calls}, max in flight {claude.max_in_flight}; tokens: input {usage.input_tokens:,}, "
+                f"cache writes {usage.cache_creation_input_tokens:,}, cache reads {usage.cache_read_input_tokens:,}, "
+                f"output {usage.output_tokens:,}; YouTube units 0 (demo transcripts are stored, no Google config)"
+            )
+            _say(
+                f"of which start-up: importing jobs.optimize in a fresh process takes {_import_s():.2f} s here "
+                "(the worker now imports the job modules before it forks, so a waiting worker has paid it)"
+            )
             claude.reset_counters()
             warm_channel, warm_videos = _demo_videos(user_id)
-            warm_run, warm_wall, warm_status = _run_batch(base_env, redis_url, warm_channel, user_id, warm_videos,
-                                                          args.workers, warm=WORKER)
+            warm_run, warm_wall, warm_status = _run_batch(
+                base_env, redis_url, warm_channel, user_id, warm_videos, args.workers, warm=WORKER
+            )
             _check_stored(warm_run, BATCH)
-            _say(f"the same batch with {args.workers} workers already waiting (production): run {warm_status}, "
-                 f"{warm_wall:.2f} s from enqueue to finish, wall/ideal {warm_wall / ideal:.2f}")
+            _say(
+                f"the same batch with {args.workers} workers already waiting (production): run {warm_status}, "
+                f"{warm_wall:.2f} s from enqueue to finish, wall/ideal {warm_wall / ideal:.2f}"
+            )
             _timeline(warm_run)
             claude.reset_counters()
             claude.respond_with(sloppy_tags_answer)
             sloppy_channel, sloppy_videos = _demo_videos(user_id)
-            sloppy_run, _, sloppy_status = _run_batch(base_env, redis_url, sloppy_channel, user_id, sloppy_videos,
-                                                      args.workers, warm=WORKER)
+            sloppy_run, _, sloppy_status = _run_batch(
+                base_env, redis_url, sloppy_channel, user_id, sloppy_videos, args.workers, warm=WORKER
+            )
             _check_stored(sloppy_run, BATCH)
             sloppy_calls = claude.total_calls
-            _say(f"a batch whose answers repeat tags and pass the tag budget: run {sloppy_status}, "
-                 f"{sloppy_calls} calls for {BATCH} videos")
+            _say(
+                f"a batch whose answers repeat tags and pass the tag budget: run {sloppy_status}, "
+                f"{sloppy_calls} calls for {BATCH} videos"
+            )
             claude.respond_with(None)
             units = _youtube_units(base_env, redis_url, user_id, database_url)
 
@@ -362,8 +415,9 @@ def _delete_bench_rows(user_id: int) -> None:
     """On a shared database, leave nothing behind (ledgers count against real limits)."""
     with transaction() as cur:
         cur.execute("DELETE FROM usage_ledger WHERE user_id = %s", (user_id,))
-        cur.execute("DELETE FROM quota_ledger WHERE channel_id IN (SELECT id FROM channels WHERE created_by = %s)",
-                    (user_id,))
+        cur.execute(
+            "DELETE FROM quota_ledger WHERE channel_id IN (SELECT id FROM channels WHERE created_by = %s)", (user_id,)
+        )
         cur.execute("DELETE FROM channels WHERE created_by = %s", (user_id,))
         cur.execute("DELETE FROM users WHERE id = %s", (user_id,))
 

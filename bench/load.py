@@ -37,7 +37,6 @@ every benchmark (``bench/serving.py``) the per-address limits are raised,
 since every client comes from 127.0.0.1. About 60 s in all.
 """
 
-
 from __future__ import annotations
 
 import argparse
@@ -78,9 +77,13 @@ def _seed_members(database_url: str, channel_id: int, password_hash: str, count:
     try:
         with db.transaction() as cur:
             for email in emails:
-                cur.execute("INSERT INTO users (email, password_hash) VALUES (%s, %s) RETURNING id", (email, password_hash))
-                cur.execute("INSERT INTO channel_members (channel_id, user_id, role) VALUES (%s, %s, 'viewer')",
-                            (channel_id, cur.fetchone()["id"]))
+                cur.execute(
+                    "INSERT INTO users (email, password_hash) VALUES (%s, %s) RETURNING id", (email, password_hash)
+                )
+                cur.execute(
+                    "INSERT INTO channel_members (channel_id, user_id, role) VALUES (%s, %s, 'viewer')",
+                    (channel_id, cur.fetchone()["id"]),
+                )
             cur.execute("SELECT id FROM videos WHERE channel_id = %s ORDER BY id DESC LIMIT 1", (channel_id,))
             video_id = cur.fetchone()["id"]
     finally:
@@ -118,8 +121,9 @@ class Client:
         for value in response.msg.get_all("Set-Cookie") or []:
             pair = value.split(";", 1)[0].strip()
             if pair.startswith(("yco_session=", "remember_token=")):
-                self.cookie = "; ".join([c for c in self.cookie.split("; ") if c and not c.startswith(
-                    pair.split("=", 1)[0] + "=")] + [pair])
+                self.cookie = "; ".join(
+                    [c for c in self.cookie.split("; ") if c and not c.startswith(pair.split("=", 1)[0] + "=")] + [pair]
+                )
         return response.status, text
 
     def _send(self, method: str, path: str, body: str | None, headers: dict) -> tuple[http.client.HTTPResponse, str]:
@@ -146,7 +150,9 @@ class Client:
             status, page = self.request("login", "GET", "/login")
             token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page)
             if status == 200 and token:
-                form = urlencode({"csrf_token": token.group(1), "email": self.email, "password": self.password, "next": ""})
+                form = urlencode(
+                    {"csrf_token": token.group(1), "email": self.email, "password": self.password, "next": ""}
+                )
                 status, _ = self.request("login", "POST", "/login", form)
                 if status == 302:
                     return True
@@ -168,8 +174,9 @@ class Clock:
         return self.window_start.value
 
 
-def _client(port: int, email: str, password: str, paths: list[str], offset: int, args, clock: Clock,
-            tally: dict) -> None:
+def _client(
+    port: int, email: str, password: str, paths: list[str], offset: int, args, clock: Clock, tally: dict
+) -> None:
     client = Client(port, email, password, tally)
     if not client.log_in(time.monotonic() + LOGIN_CAP_S):
         return
@@ -185,11 +192,14 @@ def _client(port: int, email: str, password: str, paths: list[str], offset: int,
             break
 
 
-def _process(port: int, users: list[tuple[int, str]], password: str, paths: list[str], args, clock: Clock,
-             queue) -> None:
+def _process(
+    port: int, users: list[tuple[int, str]], password: str, paths: list[str], args, clock: Clock, queue
+) -> None:
     tally = {"status": Counter(), "errors": Counter(), "latency": [], "503_without_retry_after": 0, "reconnects": 0}
-    threads = [threading.Thread(target=_client, args=(port, email, password, paths, i, args, clock, tally))
-               for i, email in users]
+    threads = [
+        threading.Thread(target=_client, args=(port, email, password, paths, i, args, clock, tally))
+        for i, email in users
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -202,8 +212,12 @@ def run_clients(port: int, users: list[str], password: str, paths: list[str], ar
     ctx = multiprocessing.get_context("spawn")
     queue, clock = ctx.Queue(), Clock(ctx)
     numbered = list(enumerate(users))
-    procs = [ctx.Process(target=_process, args=(port, numbered[i::PROCESSES], password, paths, args, clock, queue),
-                         daemon=True) for i in range(PROCESSES)]
+    procs = [
+        ctx.Process(
+            target=_process, args=(port, numbered[i::PROCESSES], password, paths, args, clock, queue), daemon=True
+        )
+        for i in range(PROCESSES)
+    ]
     for proc in procs:
         proc.start()
     cap = time.monotonic() + LOGIN_CAP_S + 10
@@ -243,16 +257,22 @@ def _run(name: str, env: dict, tmp: Path, users: list[str], password: str, paths
     finally:
         server.stop()
     statuses = ", ".join(f"{kind} {status}: {n}" for (kind, status), n in sorted(tally["status"].items()))
-    say(f"{name}: {statuses}; connection errors {dict(tally['errors']) or 'none'}, "
-        f"keep-alive connections reopened {tally['reconnects']}")
+    say(
+        f"{name}: {statuses}; connection errors {dict(tally['errors']) or 'none'}, "
+        f"keep-alive connections reopened {tally['reconnects']}"
+    )
     logins = [m for k, _, m, t in tally["latency"] if k == "login" and t < window]
-    say(f"{name}: {len(logins)} login answers before the window (every client logging in at once): "
-        f"p50 {percentile(logins, 0.5):.0f} ms, p99 {percentile(logins, 0.99):.0f} ms")
+    say(
+        f"{name}: {len(logins)} login answers before the window (every client logging in at once): "
+        f"p50 {percentile(logins, 0.5):.0f} ms, p99 {percentile(logins, 0.99):.0f} ms"
+    )
     tally["latency"] = [entry for entry in tally["latency"] if entry[3] >= window]
     for kind in ("login", "channel", "video"):
         ms = [m for k, _, m, _ in tally["latency"] if k == kind]
-        say(f"{name} {kind} latency in the window over {len(ms)} answers: p50 {percentile(ms, 0.5):.0f} ms, "
-            f"p90 {percentile(ms, 0.9):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms, max {max(ms, default=0):.0f} ms")
+        say(
+            f"{name} {kind} latency in the window over {len(ms)} answers: p50 {percentile(ms, 0.5):.0f} ms, "
+            f"p90 {percentile(ms, 0.9):.0f} ms, p99 {percentile(ms, 0.99):.0f} ms, max {max(ms, default=0):.0f} ms"
+        )
     return tally
 
 
@@ -292,8 +312,10 @@ def main(argv: list[str] | None = None) -> int:
                 stack.callback(_delete_members, database_url, users)
             paths = [f"/channels/{seeded.channel_id}", f"/channels/{seeded.channel_id}/videos/{video_id}"]
             env = {**server_env(database_url, redis_url, tmp), "LOGIN_RATE_LIMIT": LOGIN_LIMIT_FOR_BENCH}
-            say(f"load: {args.clients} clients ({PROCESSES} processes), {args.seconds:g} s per run, "
-                f"login + {paths[0]} + {paths[1]}")
+            say(
+                f"load: {args.clients} clients ({PROCESSES} processes), {args.seconds:g} s per run, "
+                f"login + {paths[0]} + {paths[1]}"
+            )
             default = _run("default", env, tmp, users, seeded.password, paths, args)
             pool1 = _run("pool1", {**env, **POOL1}, tmp, users, seeded.password, paths, args)
             channel_ms = [ms for kind, status, ms, _ in default["latency"] if kind == "channel" and status == 200]
@@ -315,7 +337,9 @@ def _delete_members(database_url: str, emails: list[str]) -> None:
     db.configure(db.PoolSettings(dsn=database_url, size=1, max_overflow=1))
     try:
         with db.transaction() as cur:
-            cur.execute("DELETE FROM audit_log WHERE actor_id IN (SELECT id FROM users WHERE email = ANY(%s))", (emails,))
+            cur.execute(
+                "DELETE FROM audit_log WHERE actor_id IN (SELECT id FROM users WHERE email = ANY(%s))", (emails,)
+            )
             cur.execute("DELETE FROM users WHERE email = ANY(%s)", (emails,))
     finally:
         db.dispose_pool()

@@ -41,10 +41,19 @@ class Result:
     seconds: float = 0.0
     client_cpu_s: float = 0.0
     latencies_ms: list[float] = field(default_factory=list)
+    # Filled in by bench/serving.py's measure(): CPU seconds the server under
+    # test and the services it uses (PostgreSQL, Redis) spent in the window.
+    server_cpu_s: float = 0.0
+    services_cpu_s: float = 0.0
 
     @property
     def rps(self) -> float:
         return self.ok / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_ms_per_answer(self) -> float:
+        """Server and services CPU per answer (ms): what one answer costs the machine."""
+        return (self.server_cpu_s + self.services_cpu_s) / self.ok * 1000 if self.ok else 0.0
 
     def add(self, other: Result) -> None:
         self.ok += other.ok
@@ -132,8 +141,9 @@ def request_bytes(host: str, port: int, path: str, headers: dict[str, str] | Non
     ).encode()
 
 
-def _drive(host: str, port: int, request: bytes, expect: bytes | None, start: float, deadline: float,
-           result: Result, lock) -> None:
+def _drive(
+    host: str, port: int, request: bytes, expect: bytes | None, start: float, deadline: float, result: Result, lock
+) -> None:
     """One connection's loop: answers completed in [start, deadline] count."""
     mine = Result()
     conn: Connection | None = None
@@ -177,8 +187,9 @@ def _drive(host: str, port: int, request: bytes, expect: bytes | None, start: fl
         result.add(mine)
 
 
-def _client_process(host: str, port: int, request: bytes, expect: bytes | None, connections: int, start: float,
-                    seconds: float, queue) -> None:
+def _client_process(
+    host: str, port: int, request: bytes, expect: bytes | None, connections: int, start: float, seconds: float, queue
+) -> None:
     result, lock = Result(), threading.Lock()
     cpu_before = time.process_time()
     threads = [
@@ -193,8 +204,17 @@ def _client_process(host: str, port: int, request: bytes, expect: bytes | None, 
     queue.put(result)
 
 
-def run_load(host: str, port: int, path: str, *, seconds: float, processes: int, connections: int,
-             headers: dict[str, str] | None = None, expect: bytes | None = None) -> Result:
+def run_load(
+    host: str,
+    port: int,
+    path: str,
+    *,
+    seconds: float,
+    processes: int,
+    connections: int,
+    headers: dict[str, str] | None = None,
+    expect: bytes | None = None,
+) -> Result:
     """GET ``path`` (with extra request ``headers``, such as a Cookie) from
     ``processes`` x ``connections`` keep-alive clients for ``seconds``;
     returns the totals. A 200 whose body lacks ``expect`` (when given) is
@@ -204,8 +224,9 @@ def run_load(host: str, port: int, path: str, *, seconds: float, processes: int,
     request = request_bytes(host, port, path, headers)
     start = time.monotonic() + 1.5  # time for every client to spawn and connect
     workers = [
-        ctx.Process(target=_client_process, args=(host, port, request, expect, connections, start, seconds, queue),
-                    daemon=True)
+        ctx.Process(
+            target=_client_process, args=(host, port, request, expect, connections, start, seconds, queue), daemon=True
+        )
         for _ in range(processes)
     ]
     for worker in workers:

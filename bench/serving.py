@@ -9,11 +9,13 @@ Used by ``bench/login_vs_hello.py``, ``bench/channel_page.py`` and (the services
 from __future__ import annotations
 
 import argparse
+import copy
 import http.client
 import os
 import runpy
 import secrets
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -64,12 +66,26 @@ def services(tmp: Path) -> Iterator[tuple[str, str]]:
         if not redis_url:
             redis_url, stop = start_redis(tmp / "redis")
             stoppers.append(stop)
-        say(f"services: PostgreSQL {'embedded' if not os.environ.get('DATABASE_URL') else 'from DATABASE_URL'}, "
-            f"Redis {'embedded' if not os.environ.get('REDIS_URL') else 'from REDIS_URL'}")
+        say(
+            f"services: PostgreSQL {'embedded' if not os.environ.get('DATABASE_URL') else 'from DATABASE_URL'}, "
+            f"Redis {'embedded' if not os.environ.get('REDIS_URL') else 'from REDIS_URL'}"
+        )
         yield database_url, redis_url
     finally:
         for stop in reversed(stoppers):
             stop()
+
+
+def service_cpu(database_url: str, redis_url: str) -> ServiceCPU:
+    """The CPU meter of the services in use (see ServiceCPU)."""
+    meter = ServiceCPU(
+        database_url,
+        redis_url,
+        shared_db=bool(os.environ.get("DATABASE_URL")),
+        shared_redis=bool(os.environ.get("REDIS_URL")),
+    )
+    say(meter.describe())
+    return meter
 
 
 def migrate(database_url: str) -> None:
@@ -102,10 +118,23 @@ class Server:
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
-                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
             )
 
-    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
+    def target(self, name: str, path: str) -> Server:
+        """Another page of the same gunicorn, measured on its own (with its
+        own headers and expected bytes); its CPU is the same server's."""
+        view = copy.copy(self)
+        view.name, view.path, view.headers, view.expect = name, path, dict(self.headers), None
+        return view
+
+    def request(
+        self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None
+    ) -> Response:
         conn = http.client.HTTPConnection(HOST, self.port, timeout=10)
         try:
             conn.request(method, path, body=body, headers=headers or {})
@@ -190,29 +219,105 @@ def gunicorn_settings(env: dict[str, str]) -> str:
     return " ".join(f"{k}={conf[k]}" for k in keys)
 
 
-def describe(name: str, result: Result, server_cpu_s: float) -> str:
+def describe(name: str, result: Result, server_cpu_s: float, services_cpu_s: float = 0.0) -> str:
     errors = ", ".join(f"{k}: {v}" for k, v in sorted(result.errors.items())) or "none"
     per_answer = f"{server_cpu_s / result.ok * 1000:.2f} ms" if result.ok else "-"
+    services = f"{services_cpu_s / result.ok * 1000:.2f} ms" if result.ok else "-"
     return (
         f"{name}: {result.rps:.1f} rps ({result.ok} answers in {result.seconds:.0f} s, errors {errors}, "
-        f"reconnects {result.reconnects}; server CPU {per_answer} per answer, "
+        f"reconnects {result.reconnects}; CPU per answer: server {per_answer}, PostgreSQL+Redis {services}; "
         f"client CPU {result.client_cpu_s / result.seconds:.2f} cores)"
     )
 
 
-def measure(servers: list[Server], args, *, strict: bool = False) -> dict[str, list[Result]]:
+class ServiceCPU:
+    """CPU seconds used so far by the PostgreSQL and Redis servers behind the
+    apps, so that "CPU per answer" counts what a page costs them too.
+
+    Found by asking each server for its process id (so this works for the
+    embedded servers and for local ones from DATABASE_URL / REDIS_URL). An
+    embedded PostgreSQL is the benchmark's alone: its whole process tree
+    counts (backends, their reaped predecessors, the writers). A shared one
+    counts only the backends of the benchmark's database; a shared Redis
+    counts whole, other clients included (the figures say which)."""
+
+    def __init__(self, database_url: str, redis_url: str, *, shared_db: bool, shared_redis: bool):
+        import psycopg2
+        import redis
+
+        conn = psycopg2.connect(database_url)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT pg_backend_pid(), current_database()")
+                backend_pid, self.database = cur.fetchone()
+            # While the connection is open: its backend exits with it.
+            postmaster = psutil.Process(backend_pid).parent()
+        finally:
+            conn.close()
+        if postmaster is None:
+            raise RuntimeError("PostgreSQL's postmaster process was not found (is the server on this machine?)")
+        self.postmaster = postmaster
+        client = redis.Redis.from_url(redis_url)
+        try:
+            self.redis = psutil.Process(int(client.info("server")["process_id"]))
+        finally:
+            client.close()
+        self.shared_db, self.shared_redis = shared_db, shared_redis
+
+    def describe(self) -> str:
+        db = f"backends of database {self.database} only (shared server)" if self.shared_db else "whole server"
+        rd = "whole server, shared with other clients" if self.shared_redis else "whole server"
+        return f"services CPU counted: PostgreSQL {db}; Redis {rd}"
+
+    def seconds(self) -> float:
+        return self._postgres() + _cpu(self.redis)
+
+    def _postgres(self) -> float:
+        total = 0.0 if self.shared_db else _cpu(self.postmaster, reaped=True)
+        try:
+            children = self.postmaster.children()
+        except psutil.Error:
+            return total
+        for child in children:
+            try:
+                if self.shared_db and f" {self.database} " not in " ".join(child.cmdline()) + " ":
+                    continue
+            except psutil.Error:
+                continue
+            total += _cpu(child)
+        return total
+
+
+def _cpu(process: psutil.Process, *, reaped: bool = False) -> float:
+    try:
+        times = process.cpu_times()
+    except psutil.Error:
+        return 0.0  # gone between two calls: its time is in its parent's reaped children
+    total = times.user + times.system
+    return total + (times.children_user + times.children_system if reaped else 0.0)
+
+
+def measure(
+    servers: list[Server], args, *, strict: bool = False, services_cpu: ServiceCPU | None = None
+) -> dict[str, list[Result]]:
     """Warm every server up, then ``args.rounds`` measurements of each,
-    alternating; returns each server's measured results in order. With
-    ``strict``, any error (a status other than 200, an answer without the
-    expected bytes, a failed connection) stops the benchmark."""
+    alternating; returns each server's measured results in order, each with
+    the CPU its server (and, given ``services_cpu``, PostgreSQL and Redis)
+    spent meanwhile. With ``strict``, any error (a status other than 200, an
+    answer without the expected bytes, a failed connection) stops the
+    benchmark. Short rounds, many of them, alternating: drift on a shared
+    machine hits every side alike, and the spread of the rounds shows how
+    much to trust a median."""
     load = {"processes": args.processes, "connections": args.connections}
 
     def run(server: Server, seconds: float) -> Result:
-        result = run_load(HOST, server.port, server.path, seconds=seconds, headers=server.headers,
-                          expect=server.expect, **load)
+        result = run_load(
+            HOST, server.port, server.path, seconds=seconds, headers=server.headers, expect=server.expect, **load
+        )
         if strict and result.errors:
-            raise RuntimeError(f"{server.name}: GET {server.path} failed under load: {dict(result.errors)}\n"
-                               f"{server.log_tail()}")
+            raise RuntimeError(
+                f"{server.name}: GET {server.path} failed under load: {dict(result.errors)}\n{server.log_tail()}"
+            )
         return result
 
     for server in servers:
@@ -223,22 +328,45 @@ def measure(servers: list[Server], args, *, strict: bool = False) -> dict[str, l
         # the run hits both sides alike.
         for server in servers if round_no % 2 == 0 else list(reversed(servers)):
             cpu_before = server.cpu_seconds()
+            services_before = services_cpu.seconds() if services_cpu else 0.0
             result = run(server, args.seconds)
             # Server CPU per answer barely moves when other programs load the
             # machine, unlike rps: it tells noise from a real change. (It
             # includes the seconds spent spawning clients, so a bit high.)
-            say(f"round {round_no + 1} {describe(server.name, result, server.cpu_seconds() - cpu_before)}")
+            result.server_cpu_s = server.cpu_seconds() - cpu_before
+            result.services_cpu_s = services_cpu.seconds() - services_before if services_cpu else 0.0
+            say(f"round {round_no + 1} {describe(server.name, result, result.server_cpu_s, result.services_cpu_s)}")
             server.check_alive()
             results[server.name].append(result)
     return results
 
 
+def spread(values: list[float]) -> tuple[float, float, float]:
+    """(median, min, max) of the rounds' values."""
+    ordered = sorted(values)
+    return statistics.median(ordered), ordered[0], ordered[-1]
+
+
+def report(name: str, values: list[float], digits: int = 2) -> float:
+    """Print ``name=median`` (the figure) and, as a comment, its spread over
+    the rounds; returns the median."""
+    median, low, high = spread(values)
+    print(f"{name}={median:.{digits}f}", flush=True)
+    say(f"{name}: median {median:.{digits}f}, min {low:.{digits}f}, max {high:.{digits}f} over {len(values)} rounds")
+    return median
+
+
+def ratios(top: list[Result], bottom: list[Result]) -> list[float]:
+    """Round by round rps ratios (the rounds alternate, so each pair ran side by side)."""
+    return [a.rps / b.rps if b.rps else 0.0 for a, b in zip(top, bottom, strict=True)]
+
+
 def load_parser(prog: str, description: str) -> argparse.ArgumentParser:
     """The load options every page-against-hello benchmark takes."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
-    parser.add_argument("--seconds", type=float, default=8.0, help="length of one measurement")
-    parser.add_argument("--rounds", type=int, default=3, help="measurements of each side, alternating")
-    parser.add_argument("--warmup", type=float, default=3.0, help="load on each side before measuring")
+    parser.add_argument("--seconds", type=float, default=3.0, help="length of one measurement")
+    parser.add_argument("--rounds", type=int, default=8, help="measurements of each side, alternating")
+    parser.add_argument("--warmup", type=float, default=2.0, help="load on each side before measuring")
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--connections", type=int, default=8, help="keep-alive connections per client process")
     return parser

@@ -25,7 +25,7 @@ temporary directory (``bench.serving.services``). The channel is connected by st
 tokens from the fake directly (``fake.oauth.issue_tokens`` +
 ``optimizer.youtube.tokens.store_tokens``), a ``sync_runs`` row is inserted,
 and ``optimizer.youtube.sync.run_sync`` runs in this process with the job's
-own client factory (``jobs.sync.youtube_client_factory``), exactly as the RQ
+own client factory (``optimizer.youtube.factory.youtube_client_factory``), exactly as the RQ
 job would.
 
 How S is measured, without touching the code under test: the same sync is
@@ -68,7 +68,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from bench.serving import services
-from jobs.sync import youtube_client_factory
+from optimizer.youtube.factory import youtube_client_factory
 from optimizer.youtube.sync import run_sync
 from optimizer.youtube.tokens import store_tokens
 from reliability import db, migrations
@@ -79,9 +79,18 @@ from tests.fakes.google import FakeGoogle
 
 DB_FILES = (f"{os.sep}psycopg2{os.sep}", f"{os.sep}reliability{os.sep}db.py")
 # Steps of the sync whose cumulative time the profile shows: (file, function).
-SYNC_STEPS = (("sync.py", "_claim"), ("sync.py", "_refresh_channel"), ("sync.py", "_store_page"),
-              ("sync.py", "_upsert_videos"), ("sync.py", "_store_new_versions"), ("sync.py", "flush"),
-              ("sync.py", "_finish"), ("mapping.py", "video_row"), ("mapping.py", "content_hash"), ("seo.py", "score"))
+SYNC_STEPS = (
+    ("sync.py", "_claim"),
+    ("sync.py", "_refresh_channel"),
+    ("sync.py", "_store_page"),
+    ("video_store.py", "upsert_synced"),
+    ("sync.py", "_store_new_versions"),
+    ("sync.py", "flush"),
+    ("sync.py", "_finish"),
+    ("mapping.py", "video_row"),
+    ("mapping.py", "content_hash"),
+    ("seo.py", "score"),
+)
 
 
 def _say(line: str) -> None:
@@ -103,7 +112,9 @@ class SyncResult:
     steps: dict[str, float] = field(default_factory=dict)
 
 
-def _connect_channel(fake: FakeGoogle, subject: str, videos: int, cipher: TokenCipher, created: list[int]) -> tuple[int, int]:
+def _connect_channel(
+    fake: FakeGoogle, subject: str, videos: int, cipher: TokenCipher, created: list[int]
+) -> tuple[int, int]:
     """A channel with its tokens stored, as the OAuth callback leaves it, and
     a queued sync run; returns (channel id, run id)."""
     channel = fake.world.add_channel(subject, f"Bench {subject}", n_videos=videos)
@@ -122,7 +133,9 @@ def _connect_channel(fake: FakeGoogle, subject: str, videos: int, cipher: TokenC
         return channel_pk, cur.fetchone()["id"]
 
 
-def _sync(fake: FakeGoogle, settings: dict, subject: str, videos: int, *, profile: bool, created: list[int]) -> SyncResult:
+def _sync(
+    fake: FakeGoogle, settings: dict, subject: str, videos: int, *, profile: bool, created: list[int]
+) -> SyncResult:
     cipher = TokenCipher(settings["TOKEN_ENCRYPTION_KEY"])
     channel_pk, run_id = _connect_channel(fake, subject, videos, cipher, created)
     factory = youtube_client_factory(settings)
@@ -191,7 +204,9 @@ def _step_seconds(stats: pstats.Stats) -> dict[str, float]:
 
     for key, (_, _, tt, ct, callers) in stats.stats.items():  # type: ignore[attr-defined]
         filename, _, name = key
-        step = next((f"{file[:-3]}.{fn}" for file, fn in SYNC_STEPS if fn == name and filename.endswith(os.sep + file)), None)
+        step = next(
+            (f"{file[:-3]}.{fn}" for file, fn in SYNC_STEPS if fn == name and filename.endswith(os.sep + file)), None
+        )
         if step:
             add(step, ct)
         elif filename == "~" and _is_database(key, callers):
@@ -215,12 +230,17 @@ def _report(plain: list[SyncResult], profiled: list[SyncResult], videos: int, la
     """Comment lines about every run; returns (median W, median D)."""
     _say(f"channel: {videos:,} videos; fake YouTube latency {latency_s * 1000:g} ms per call")
     for n, (p, q) in enumerate(zip(plain, profiled, strict=True), start=1):
-        _say(f"round {n}: plain {p.wall_s:.2f} s wall, {p.api_calls} API calls ({p.api_calls * latency_s:.2f} s of it "
-             f"the fake's latency alone), {p.units} units; profiled {q.wall_s:.2f} s wall, database time D {q.db_s:.2f} s")
+        _say(
+            f"round {n}: plain {p.wall_s:.2f} s wall, {p.api_calls} API calls ({p.api_calls * latency_s:.2f} s of it "
+            f"the fake's latency alone), {p.units} units; "
+            f"profiled {q.wall_s:.2f} s wall, database time D {q.db_s:.2f} s"
+        )
     wall, db_s = statistics.median(p.wall_s for p in plain), statistics.median(q.db_s for q in profiled)
     lower = statistics.median(q.db_s / q.wall_s for q in profiled)
-    _say(f"median W {wall:.2f} s, median D {db_s:.2f} s (own time in psycopg2 and reliability/db.py); "
-         f"D / profiled wall = {lower:.3f} (a lower bound: the profiler slows the Python side)")
+    _say(
+        f"median W {wall:.2f} s, median D {db_s:.2f} s (own time in psycopg2 and reliability/db.py); "
+        f"D / profiled wall = {lower:.3f} (a lower bound: the profiler slows the Python side)"
+    )
     middle = sorted(profiled, key=lambda q: q.db_s)[len(profiled) // 2]
     steps = [f"{file[:-3]}.{fn}" for file, fn in SYNC_STEPS]
     labels = ("HTTP to the API", *steps, "psycopg2 execute (C)", "psycopg2 mogrify (C)", "psycopg2 commit (C)")
@@ -235,7 +255,9 @@ def _parse(argv: list[str]):
     parser = argparse.ArgumentParser(prog="python -m bench.sync_quota", description=__doc__.splitlines()[0])
     parser.add_argument("--videos", type=int, default=5000, help="videos in the channel")
     parser.add_argument("--latency", type=float, default=0.02, help="seconds the fake waits on every API call")
-    parser.add_argument("--rounds", type=int, default=3, help="plain and profiled syncs, alternating; medians are taken")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="plain and profiled syncs, alternating; medians are taken"
+    )
     return parser.parse_args(argv)
 
 
@@ -251,15 +273,23 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(db.dispose_pool)
             migrations.upgrade()
             fake = stack.enter_context(FakeGoogle(latency_s=args.latency))
-            settings = load_settings(environ={}, overrides={
-                **fake.settings(), "DATABASE_URL": database_url, "REDIS_URL": redis_url,
-                "TOKEN_ENCRYPTION_KEY": [Fernet.generate_key().decode()]})
+            settings = load_settings(
+                environ={},
+                overrides={
+                    **fake.settings(),
+                    "DATABASE_URL": database_url,
+                    "REDIS_URL": redis_url,
+                    "TOKEN_ENCRYPTION_KEY": [Fernet.generate_key().decode()],
+                },
+            )
             created: list[int] = []
             if not embedded:
                 stack.callback(_delete_bench_rows, created)
             plain, profiled, api_only = [], [], []
             for n in range(args.rounds):
-                api_only.append(_api_only(fake, settings, f"bench-api-{os.getpid()}-{time.time_ns()}", args.videos, created))
+                api_only.append(
+                    _api_only(fake, settings, f"bench-api-{os.getpid()}-{time.time_ns()}", args.videos, created)
+                )
                 # plain, profiled; then profiled, plain: drift hits both alike
                 for profile in (False, True) if n % 2 == 0 else (True, False):
                     # The fake derives channel ids from the subject: a unique one never meets
@@ -271,8 +301,11 @@ def main(argv: list[str] | None = None) -> int:
             units = statistics.median(p.units for p in plain)
             print(f"sync_quota_units_vs_minimum={units / minimum_units(args.videos):.2f}", flush=True)
             api_wall = statistics.median(api_only)
-            _say(f"median A {api_wall:.2f} s (the same API calls, nothing stored); PostgreSQL busy D / W = {db_s / wall:.2f}, "
-                 "mostly overlapped with fetching the next page")
+            _say(
+                f"median A {api_wall:.2f} s (the same API calls, nothing stored); "
+                f"PostgreSQL busy D / W = {db_s / wall:.2f}, "
+                "mostly overlapped with fetching the next page"
+            )
             print(f"sync_db_share={max(0.0, wall - api_wall) / wall:.2f}", flush=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

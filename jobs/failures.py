@@ -13,66 +13,79 @@ them when a work horse is killed; jobs/worker.py calls them then.
 from __future__ import annotations
 
 import logging
+from types import TracebackType
 
-from optimizer.youtube import quota
+import redis
+from rq.job import Job
+
+from optimizer import runs, suggestions
+from optimizer.youtube import quota, sync_runs
+from reliability import metrics
 from reliability.db import transaction
 
 log = logging.getLogger(__name__)
 
 
-def _gave_up(job) -> bool:
+def _gave_up(job: Job) -> bool:
     return not job.retries_left
 
 
-def _reason(exc_type, exc_value) -> str:
+def _reason(exc_type: type[BaseException], exc_value: BaseException) -> str:
     """Short and safe to show: the YouTube reason code or the error's kind,
     never the message (it may quote a URL or a token)."""
     reason = getattr(exc_value, "reason", None)
     return reason if isinstance(reason, str) and reason.isidentifier() else getattr(exc_type, "__name__", "error")
 
 
-def sync_gave_up(job, connection, exc_type, exc_value, traceback) -> None:
+def sync_gave_up(
+    job: Job,
+    connection: redis.Redis,
+    exc_type: type[BaseException],
+    exc_value: BaseException,
+    traceback: TracebackType | None,
+) -> None:
     if not _gave_up(job):
         return
+    reason = _reason(exc_type, exc_value)
     with transaction() as cur:
-        cur.execute(
-            """UPDATE sync_runs SET status = 'failed', finished_at = now(),
-                      error = %s WHERE id = %s AND status IN ('queued', 'running')""",
-            (f"The sync stopped after several attempts ({_reason(exc_type, exc_value)}). "
-             "Press Sync now to try again; it resumes where it stopped.", job.args[0]),
+        sync_runs.give_up(
+            cur,
+            job.args[0],
+            f"The sync stopped after several attempts ({reason}). "
+            "Press Sync now to try again; it resumes where it stopped.",
         )
 
 
-def apply_gave_up(job, connection, exc_type, exc_value, traceback) -> None:
+def apply_gave_up(
+    job: Job,
+    connection: redis.Redis,
+    exc_type: type[BaseException],
+    exc_value: BaseException,
+    traceback: TracebackType | None,
+) -> None:
     if not _gave_up(job):
         return
     with transaction() as cur:
-        cur.execute(
-            """UPDATE suggestions SET status = 'failed', updated_at = now(),
-                      apply_error = %s WHERE id = %s AND status = 'applying'""",
-            (f"The change could not be applied after several attempts ({_reason(exc_type, exc_value)}). "
-             "Nothing is lost: try again later; a change that did reach YouTube is recognised, not written twice.",
-             job.args[0]),
+        suggestions.mark_failed(
+            cur,
+            [job.args[0]],
+            f"The change could not be applied after several attempts ({_reason(exc_type, exc_value)}). "
+            "Nothing is lost: try again later; a change that did reach YouTube is recognised, not written twice.",
         )
         quota.release(cur, suggestion_ids=[job.args[0]])
 
 
-def optimize_gave_up(job, connection, exc_type, exc_value, traceback) -> None:
+def optimize_gave_up(
+    job: Job,
+    connection: redis.Redis,
+    exc_type: type[BaseException],
+    exc_value: BaseException,
+    traceback: TracebackType | None,
+) -> None:
     if not _gave_up(job):
         return
     run_id = job.args[0]
     with transaction() as cur:
-        cur.execute(
-            """UPDATE optimization_run_videos rv SET status = 'failed', error = %s
-               WHERE rv.run_id = %s AND rv.status = 'pending'
-                 AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.run_id = rv.run_id AND s.video_id = rv.video_id)""",
-            (f"Stopped after several attempts ({_reason(exc_type, exc_value)}); try it again.", run_id),
-        )
-        cur.execute(
-            """UPDATE optimization_runs r SET finished_at = now(),
-                      status = CASE WHEN EXISTS (SELECT 1 FROM optimization_run_videos rv
-                                                 WHERE rv.run_id = r.id AND rv.status = 'done') THEN 'partial' ELSE 'failed' END
-               WHERE r.id = %s AND r.status IN ('queued', 'running')""",
-            (run_id,),
-        )
+        runs.give_up(cur, run_id, f"Stopped after several attempts ({_reason(exc_type, exc_value)}); try it again.")
         quota.release(cur, run_id=run_id)
+    metrics.optimization_event("given_up")

@@ -10,7 +10,9 @@ every ``CLEANUP_EVERY_HEARTBEATS`` x ``WORKER_HEARTBEAT_S`` (30 s).
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
+from redis import Redis
 from rq import Queue, Worker
 from rq.job import Job
 
@@ -25,12 +27,15 @@ def alive_after_s(heartbeat_s: int) -> int:
     return MISSED_BEATS_BEFORE_DEAD * CLEANUP_EVERY_HEARTBEATS * heartbeat_s
 
 
-def job_system_health(connection, heartbeat_s: int) -> dict:
+def job_system_health(connection: Redis, heartbeat_s: int) -> dict[str, Any]:
     """{"workers": live workers, "queued": jobs waiting, "oldest_queued_s": seconds or None}."""
     now = datetime.now(UTC)
     limit = alive_after_s(heartbeat_s)
-    workers = [w for w in Worker.all(connection=connection)
-               if w.last_heartbeat and (now - _aware(w.last_heartbeat)).total_seconds() <= limit]
+    workers = [
+        w
+        for w in Worker.all(connection=connection)
+        if w.last_heartbeat and (now - _aware(w.last_heartbeat)).total_seconds() <= limit
+    ]
     queued, oldest = 0, None
     for name in QUEUES:
         queue = Queue(name, connection=connection)
@@ -39,8 +44,7 @@ def job_system_health(connection, heartbeat_s: int) -> dict:
         if enqueued_at is not None:
             age = max(0.0, (now - enqueued_at).total_seconds())
             oldest = age if oldest is None else max(oldest, age)
-    return {"workers": len(workers), "queued": queued,
-            "oldest_queued_s": None if oldest is None else round(oldest, 1)}
+    return {"workers": len(workers), "queued": queued, "oldest_queued_s": None if oldest is None else round(oldest, 1)}
 
 
 def _first_enqueued_at(queue: Queue) -> datetime | None:

@@ -10,24 +10,31 @@ retried job (another worker) skips what is done.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
+from typing import Any
 
 import redis
 
 from jobs.runtime import current_settings
-from jobs.sync import youtube_client_factory
+from optimizer import channel_store, runs, usage_ledger, video_store
 from optimizer.claude import ClaudeCall, ClaudeEngine, counts_as_failure
 from optimizer.paid_answers import PaidAnswers
 from optimizer.pipeline import RunContext, Services, optimize_video
 from optimizer.pricing import SERPAPI_PER_SEARCH, cost_usd
 from optimizer.prompts import ChannelContext
 from optimizer.research import KeywordResearch
+from optimizer.usage_ledger import LedgerOwner
 from optimizer.youtube import quota
+from optimizer.youtube.client import Call, YouTubeClient
+from optimizer.youtube.factory import youtube_client_factory
 from optimizer.youtube.oauth import GoogleOAuthConfig
+from reliability import metrics
 from reliability.breaker import CircuitBreaker
 from reliability.db import transaction
 from reliability.errors import DatabaseError
+from reliability.redis_clients import job_client
 from reliability.semaphore import RedisSemaphore
 
 log = logging.getLogger(__name__)
@@ -43,6 +50,7 @@ def run(run_id: int) -> str:
     ctx = _claim(run_id)
     if ctx is None:
         return "skipped"
+    metrics.optimization_event("started")
     services = build_services(settings, ctx)
     pending = _pending_videos(run_id)
     with ThreadPoolExecutor(max_workers=max(1, min(settings["LLM_MAX_CONCURRENCY"], len(pending)))) as pool:
@@ -64,69 +72,56 @@ def _one(ctx: RunContext, video_id: int, services: Services) -> None:
     except Exception as exc:  # one video's failure must not sink the batch
         log.exception("optimizing a video failed", extra={"run_id": ctx.run_id, "video_id": video_id})
         with transaction() as cur:
-            cur.execute("UPDATE optimization_run_videos SET status = 'failed', error = %s WHERE run_id = %s AND video_id = %s",
-                        (f"{type(exc).__name__}: this video could not be optimized; try it again.", ctx.run_id, video_id))
+            runs.fail_video(
+                cur, ctx.run_id, video_id, f"{type(exc).__name__}: this video could not be optimized; try it again."
+            )
     finally:
         _current_video.reset(token)
 
 
 def _claim(run_id: int) -> RunContext | None:
     with transaction() as cur:
-        cur.execute(
-            """UPDATE optimization_runs SET status = 'running', started_at = coalesce(started_at, now())
-               WHERE id = %s AND status IN ('queued', 'running') RETURNING channel_id, requested_by, without_transcripts""",
-            (run_id,),
-        )
-        run_row = cur.fetchone()
+        run_row = runs.claim(cur, run_id)
         if run_row is None:
             return None
-        cur.execute("SELECT * FROM channels WHERE id = %s", (run_row["channel_id"],))
-        channel = cur.fetchone()
-        cur.execute(
-            """SELECT title FROM videos WHERE channel_id = %s AND removed_at IS NULL
-               ORDER BY view_count DESC LIMIT 20""",
-            (channel["id"],),
-        )
-        best = [r["title"] for r in cur.fetchall()]
+        channel = channel_store.get(cur, run_row["channel_id"])
+        assert channel is not None  # a run's channel_id references its channel
+        best = video_store.best_titles(cur, channel["id"])
     context = ChannelContext(name=channel["title"], description=channel["description"], best_titles=best)
-    return RunContext(run_id=run_id, channel=channel, channel_context=context, user_id=run_row["requested_by"],
-                      without_transcripts=run_row["without_transcripts"])
+    return RunContext(
+        run_id=run_id,
+        channel=channel,
+        channel_context=context,
+        user_id=run_row["requested_by"],
+        without_transcripts=run_row["without_transcripts"],
+    )
 
 
 def _pending_videos(run_id: int) -> list[int]:
     with transaction() as cur:
-        cur.execute(
-            """SELECT rv.video_id FROM optimization_run_videos rv
-               WHERE rv.run_id = %s AND NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.run_id = rv.run_id AND s.video_id = rv.video_id)
-               ORDER BY rv.position""",
-            (run_id,),
-        )
-        return [r["video_id"] for r in cur.fetchall()]
+        return runs.pending_videos(cur, run_id)
 
 
 def _finish(run_id: int) -> str:
     with transaction() as cur:
-        cur.execute(
-            """SELECT count(*) FILTER (WHERE status = 'done') AS done, count(*) FILTER (WHERE status = 'failed') AS failed,
-                      count(*) AS total FROM optimization_run_videos WHERE run_id = %s""",
-            (run_id,),
-        )
-        counts = cur.fetchone()
-        status = "succeeded" if counts["done"] == counts["total"] else ("failed" if counts["done"] == 0 else "partial")
-        cur.execute("UPDATE optimization_runs SET status = %s, finished_at = now() WHERE id = %s", (status, run_id))
+        status = runs.finish(cur, run_id)
         quota.release(cur, run_id=run_id)  # what the run did not spend is free again
-    return status
+    if status is not None:  # committed: succeeded, partial or failed
+        metrics.optimization_event(status)
+    return status or "skipped"
 
 
 # -- the services, with their ledgers ----------------------------------------
 
 
-def build_services(settings, ctx: RunContext) -> Services:
-    cache = redis.Redis.from_url(settings["REDIS_URL"], socket_connect_timeout=2, socket_timeout=5)
+def build_services(settings: Mapping[str, Any], ctx: RunContext) -> Services:
+    cache = job_client(settings["REDIS_URL"])
     return Services(
         claude=_claude(settings, cache, ctx),
         research=KeywordResearch(
-            api_key=settings["SERPAPI_API_KEY"], base_url=settings["SERPAPI_BASE_URL"], cache=cache,
+            api_key=settings["SERPAPI_API_KEY"],
+            base_url=settings["SERPAPI_BASE_URL"],
+            cache=cache,
             breaker=CircuitBreaker(cache, "serpapi", min_calls=5, reset_timeout_s=60),
             on_call=lambda engine, outcome: _ledger_serpapi(ctx, engine, outcome),
         ),
@@ -137,73 +132,83 @@ def build_services(settings, ctx: RunContext) -> Services:
 
 
 def anthropic_breaker(cache: redis.Redis) -> CircuitBreaker:
-    return CircuitBreaker(cache, "anthropic", window_s=60, min_calls=5, failure_rate=0.5, reset_timeout_s=30,
-                          half_open_permits=2, lease_ttl_s=120, counts_as_failure=counts_as_failure)
-
-
-def _claude(settings, cache, ctx: RunContext) -> ClaudeEngine | None:
-    if not settings["ANTHROPIC_API_KEY"]:
-        return None
-    return ClaudeEngine(
-        api_key=settings["ANTHROPIC_API_KEY"], base_url=settings["ANTHROPIC_BASE_URL"],
-        models=[settings["ANTHROPIC_MODEL"], *settings["ANTHROPIC_FALLBACK_MODELS"]],
-        timeout_s=settings["ANTHROPIC_TIMEOUT_S"], breaker=anthropic_breaker(cache),
-        on_send=lambda model: _ledger_claude_sent(ctx, model),
-        on_call=lambda call: _ledger_claude(ctx, call),
-        slots=RedisSemaphore(cache, "anthropic", settings["LLM_MAX_CONCURRENCY"],
-                             lease_ttl_s=settings["ANTHROPIC_TIMEOUT_S"] + 30),
+    return CircuitBreaker(
+        cache,
+        "anthropic",
+        window_s=60,
+        min_calls=5,
+        failure_rate=0.5,
+        reset_timeout_s=30,
+        half_open_permits=2,
+        lease_ttl_s=120,
+        counts_as_failure=counts_as_failure,
     )
 
 
-def _youtube_for(settings, ctx: RunContext):
+def _claude(settings: Mapping[str, Any], cache: redis.Redis, ctx: RunContext) -> ClaudeEngine | None:
+    if not settings["ANTHROPIC_API_KEY"]:
+        return None
+    return ClaudeEngine(
+        api_key=settings["ANTHROPIC_API_KEY"],
+        base_url=settings["ANTHROPIC_BASE_URL"],
+        models=[settings["ANTHROPIC_MODEL"], *settings["ANTHROPIC_FALLBACK_MODELS"]],
+        timeout_s=settings["ANTHROPIC_TIMEOUT_S"],
+        breaker=anthropic_breaker(cache),
+        on_send=lambda model: _ledger_claude_sent(ctx, model),
+        on_call=lambda call: _ledger_claude(ctx, call),
+        slots=RedisSemaphore(
+            cache, "anthropic", settings["LLM_MAX_CONCURRENCY"], lease_ttl_s=settings["ANTHROPIC_TIMEOUT_S"] + 30
+        ),
+    )
+
+
+def _youtube_for(settings: Mapping[str, Any], ctx: RunContext) -> Callable[[int], YouTubeClient] | None:
     if GoogleOAuthConfig.from_config(settings) is None or not settings["TOKEN_ENCRYPTION_KEY"]:
         return None
     make = youtube_client_factory(settings)
     with transaction() as cur:
         reservation_id = quota.open_reservation(cur, run_id=ctx.run_id)
 
-    def client_for(channel_id: int):
+    def client_for(channel_id: int) -> YouTubeClient:
         return make(channel_id, lambda call: _ledger_youtube(ctx, call, reservation_id))
 
     return client_for
+
+
+def _owner(ctx: RunContext) -> LedgerOwner:
+    return LedgerOwner(
+        user_id=ctx.user_id, channel_id=ctx.channel["id"], run_id=ctx.run_id, video_id=_current_video.get()
+    )
 
 
 def _ledger_claude_sent(ctx: RunContext, model: str) -> int:
     """The line of a request about to be sent (outcome 'sent' until it is
     settled): a worker killed mid-call still leaves it in the ledger."""
     with transaction() as cur:
-        cur.execute(
-            """INSERT INTO usage_ledger (service, model, outcome, user_id, channel_id, run_id, video_id)
-               VALUES ('anthropic', %s, 'sent', %s, %s, %s, %s) RETURNING id""",
-            (model, ctx.user_id, ctx.channel["id"], ctx.run_id, _current_video.get()),
-        )
-        return cur.fetchone()["id"]
+        return usage_ledger.open_claude_line(cur, model, _owner(ctx))
 
 
 def _ledger_claude(ctx: RunContext, call: ClaudeCall) -> None:
     """Settle the line written before the request; idempotent (a kept
     answer's calls are settled again when it is used)."""
-    u = call.usage
     with transaction() as cur:
-        cur.execute(
-            """UPDATE usage_ledger SET outcome = %s, input_tokens = %s, output_tokens = %s, cache_read_tokens = %s,
-                                       cache_write_tokens = %s, cost_usd = %s
-               WHERE id = %s AND service = 'anthropic'""",
-            (call.outcome, u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens,
-             cost_usd(call.model, u), call.ticket),
+        usage_ledger.settle_claude_line(
+            cur, call.ticket, outcome=call.outcome, usage=call.usage, cost_usd=cost_usd(call.model, call.usage)
         )
 
 
 def _ledger_serpapi(ctx: RunContext, engine: str, outcome: str) -> None:
     with transaction() as cur:
-        cur.execute(
-            """INSERT INTO usage_ledger (service, model, outcome, cost_usd, user_id, channel_id, run_id, video_id)
-               VALUES ('serpapi', %s, %s, %s, %s, %s, %s, %s)""",
-            (engine, outcome, SERPAPI_PER_SEARCH, ctx.user_id, ctx.channel["id"], ctx.run_id, _current_video.get()),
-        )
+        usage_ledger.record_search(cur, engine, outcome, SERPAPI_PER_SEARCH, _owner(ctx))
 
 
-def _ledger_youtube(ctx: RunContext, call, reservation_id: int | None) -> None:
+def _ledger_youtube(ctx: RunContext, call: Call, reservation_id: int | None) -> None:
     with transaction() as cur:
-        quota.record(cur, call.method, channel_id=ctx.channel["id"], user_id=ctx.user_id, units=call.units,
-                     reservation_id=reservation_id)
+        quota.record(
+            cur,
+            call.method,
+            channel_id=ctx.channel["id"],
+            user_id=ctx.user_id,
+            units=call.units,
+            reservation_id=reservation_id,
+        )

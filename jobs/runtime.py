@@ -4,9 +4,9 @@ configuration, JSON logs, the lazily made database pool, a Redis connection."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
-
-import redis
 
 from reliability import db
 from reliability.config import load_settings
@@ -29,7 +29,25 @@ def current_settings() -> dict[str, Any]:
     return _settings
 
 
-def prepare_process() -> dict[str, Any]:
+@contextmanager
+def use_settings(environ: Mapping[str, str]) -> Iterator[dict[str, Any]]:
+    """Jobs run in this process read the settings checked from ``environ``
+    until the block ends; then this process's own settings come back. The
+    database pool is configured from them (and stays so: the caller restores
+    its own pool settings if it had others). For running jobs in-process (the tests' RQ
+    SimpleWorker, pointed at their fakes) instead of a worker's environment."""
+    global _settings
+    previous = _settings
+    settings = load_settings(environ)
+    db.configure(db.pool_settings_from_config(settings))
+    _settings = settings
+    try:
+        yield settings
+    finally:
+        _settings = previous
+
+
+def prepare_process(component: str = "worker") -> dict[str, Any]:
     """Load settings (one clear line and exit 2 on a bad value), then set up
     logging and the database pool settings. No connection is opened here."""
     global _settings
@@ -41,12 +59,7 @@ def prepare_process() -> dict[str, Any]:
         print(f"configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings["LOG_LEVEL"])
-    init_sentry(settings, "worker")
+    init_sentry(settings, component)  # the Sentry events' component tag: worker or cron
     db.configure(db.pool_settings_from_config(settings))
     _settings = settings
     return settings
-
-
-def rq_connection(url: str) -> redis.Redis:
-    """RQ blocks on Redis for minutes at a time, so no socket read timeout."""
-    return redis.Redis.from_url(url, socket_connect_timeout=5, health_check_interval=30)

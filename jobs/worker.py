@@ -29,26 +29,32 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import resource
 import signal
 import threading
 import time
+from collections.abc import Sequence
+from types import FrameType
+from typing import Any
 
-import redis
+from redis.client import Pipeline
 from rq import Queue
 from rq import Worker as RQWorker
 from rq.exceptions import StopRequested
+from rq.job import Job
 from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.scripts import release_lock
 
-from jobs.runtime import QUEUES, prepare_process, rq_connection
+from jobs.runtime import QUEUES, prepare_process
+from reliability import metrics, metrics_files
+from reliability.redis_clients import REDIS_DOWN, REDIS_WAIT_MAX_S, rq_client, wait_for_redis
+from reliability.startup_report import enforce
 from reliability.supervisor import die_with_parent
 
 log = logging.getLogger(__name__)
 
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 ABANDONED_AFTER_HEARTBEATS = 4  # a job whose heartbeat is this many intervals old is abandoned
 CLEANUP_EVERY_HEARTBEATS = 3  # registries (abandoned jobs) are cleaned this often
-REDIS_WAIT_MAX_S = 10.0
 HORSE_STOP_GRACE_S = 5  # then SIGKILL; the supervisor allows 8 s, Ctrl-C promises 10
 
 
@@ -68,7 +74,7 @@ class Scheduler(RQScheduler):
     worker starts a new one only between jobs: during a long batch, retries
     would wait. This one waits for Redis and goes on."""
 
-    def acquire_locks(self, auto_start=False):
+    def acquire_locks(self, auto_start: bool = False) -> set[str]:
         self._release_locks_of_dead_schedulers()
         return super().acquire_locks(auto_start)
 
@@ -104,7 +110,7 @@ class JobInterrupted(BaseException):
     the video's own failure; RQ's bare ``except`` records it and retries."""
 
 
-def _interrupt_job(signum, _frame) -> None:
+def _interrupt_job(signum: int, _frame: FrameType | None) -> None:
     raise JobInterrupted(f"stopped by {signal.Signals(signum).name}")
 
 
@@ -130,10 +136,15 @@ class Worker(RQWorker):
 
     max_connection_wait_time = REDIS_WAIT_MAX_S  # RQ's reconnect backoff stops at 60 s
 
-    def __init__(self, queues, *, heartbeat_s: int, **kwargs):
-        super().__init__(queues, job_monitoring_interval=heartbeat_s,
-                         maintenance_interval=CLEANUP_EVERY_HEARTBEATS * heartbeat_s, **kwargs)
+    def __init__(self, queues: Sequence[str] | Sequence[Queue], *, heartbeat_s: int, **kwargs: Any) -> None:
+        super().__init__(
+            queues,
+            job_monitoring_interval=heartbeat_s,
+            maintenance_interval=CLEANUP_EVERY_HEARTBEATS * heartbeat_s,
+            **kwargs,
+        )
         self.stopped_by_signal = False
+        self._horse_killer: threading.Timer | None = None
 
     @property
     def dequeue_timeout(self) -> int:
@@ -141,33 +152,40 @@ class Worker(RQWorker):
         # registries only between two waits: wake up when cleaning is due.
         return self.maintenance_interval
 
-    def get_heartbeat_ttl(self, job) -> int:
+    def get_heartbeat_ttl(self, job: Job) -> int:
         interval = self.job_monitoring_interval
         if job.timeout and job.timeout > 0:
             interval = max(1, min(interval, int(job.timeout - self.current_job_working_time)))
         return interval + (ABANDONED_AFTER_HEARTBEATS - 1) * self.job_monitoring_interval
 
-    def _start_scheduler(self, burst=False, logging_level="INFO", *args, **kwargs) -> None:
+    def _start_scheduler(
+        self, burst: bool = False, logging_level: str | None = "INFO", *args: Any, **kwargs: Any
+    ) -> None:
         """RQ's own, with our Scheduler (and no burst mode's inline run: ``--burst``
         enqueues due jobs through RQ's code path)."""
         if burst:
             return super()._start_scheduler(burst, logging_level, *args, **kwargs)
-        self.scheduler = Scheduler(self.queues, connection=self.connection, serializer=self.serializer,
-                                   logging_level=logging_level if logging_level is not None else self.log.level)
+        self.scheduler = Scheduler(
+            self.queues,
+            connection=self.connection,
+            serializer=self.serializer,
+            logging_level=logging_level if logging_level is not None else self.log.level,
+        )
         self.scheduler.acquire_locks()
         if self.scheduler.acquired_locks:
             self.scheduler.start()
 
     # -- Redis outages: bookkeeping that may be skipped while the horse works
 
-    def maintain_heartbeats(self, job) -> None:
+    def maintain_heartbeats(self, job: Job) -> None:
         try:
             super().maintain_heartbeats(job)
         except REDIS_DOWN as exc:
-            self.log.warning("Worker %s: heartbeat skipped, Redis unreachable (%s); job %s goes on",
-                             self.name, exc, job.id)
+            self.log.warning(
+                "Worker %s: heartbeat skipped, Redis unreachable (%s); job %s goes on", self.name, exc, job.id
+            )
 
-    def heartbeat(self, timeout=None, pipeline=None) -> None:
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         if pipeline is not None:
             return super().heartbeat(timeout, pipeline)
         try:
@@ -175,7 +193,7 @@ class Worker(RQWorker):
         except REDIS_DOWN as exc:
             self.log.warning("Worker %s: heartbeat skipped, Redis unreachable (%s)", self.name, exc)
 
-    def set_current_job_working_time(self, current_job_working_time, pipeline=None) -> None:
+    def set_current_job_working_time(self, current_job_working_time: float, pipeline: Pipeline | None = None) -> None:
         if pipeline is not None:
             return super().set_current_job_working_time(current_job_working_time, pipeline)
         try:
@@ -183,16 +201,31 @@ class Worker(RQWorker):
         except REDIS_DOWN:
             pass  # shown on dashboards only; the next heartbeat writes it again
 
-    def execute_job(self, job, queue) -> None:
+    def execute_job(self, job: Job, queue: Queue) -> None:
         try:
             super().execute_job(job, queue)
         except REDIS_DOWN as exc:
             # The horse has ended (the monitor waits for it); only the record
             # of how is lost. The job stays in the started registry, is found
             # abandoned once its heartbeat lapses, and RQ's retry runs it again.
-            self.log.warning("Worker %s: could not record the end of job %s, Redis unreachable (%s)",
-                             self.name, job.id, exc)
+            self.log.warning(
+                "Worker %s: could not record the end of job %s, Redis unreachable (%s)", self.name, job.id, exc
+            )
             raise
+        finally:
+            # The horse is gone: a connection it held when killed no longer counts,
+            # and its pid may be reused, so a pending SIGKILL for it is dropped.
+            metrics_files.forget_process(metrics_files.horse_slot(os.getpid()))
+            if self._horse_killer is not None:
+                self._horse_killer.cancel()
+                self._horse_killer = None
+
+    def run_maintenance_tasks(self) -> None:
+        # RQ runs maintenance before it looks at a stop request, and its
+        # maintenance starts a new scheduler when the old one has ended, as
+        # a Ctrl-C ends it: that scheduler would be born during the stop.
+        if not self._stop_requested:
+            super().run_maintenance_tasks()
 
     def teardown(self) -> None:
         try:
@@ -207,18 +240,33 @@ class Worker(RQWorker):
         signal.signal(signal.SIGINT, self._stop_now)
         signal.signal(signal.SIGTERM, self._stop_now)
 
-    def _stop_now(self, signum, _frame) -> None:
+    def _stop_now(self, signum: int, _frame: FrameType | None) -> None:
+        if os.getpid() != self.pid:
+            # A child this worker forked (the scheduler, a horse) that has not
+            # set its own handlers yet inherited this one: it ends as it would
+            # with no handler, instead of ignoring the signal as a second Ctrl-C.
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
         if self.stopped_by_signal:
             return  # a second Ctrl-C: the first one is already being acted on
         self.stopped_by_signal = self._stop_requested = True
         if self.horse_pid:
-            self.log.warning("Worker %s: %s, interrupting job %s; it runs again at the next start",
-                             self.name, signal.Signals(signum).name, self.get_current_job_id_quietly())
+            self.log.warning(
+                "Worker %s: %s, interrupting job %s; it runs again at the next start",
+                self.name,
+                signal.Signals(signum).name,
+                self.get_current_job_id_quietly(),
+            )
             # SIGTERM lets the job unwind (places and transactions released) and
             # RQ's retry policy re-queue it; a horse stuck in C code gets SIGKILL.
             horse = self.horse_pid
             _signal_quietly(horse, signal.SIGTERM)
-            threading.Timer(HORSE_STOP_GRACE_S, _signal_quietly, (horse, signal.SIGKILL)).start()
+            # A daemon thread, cancelled once the horse is reaped: the worker's
+            # exit must not wait out the grace period for a horse already gone.
+            self._horse_killer = threading.Timer(HORSE_STOP_GRACE_S, _signal_quietly, (horse, signal.SIGKILL))
+            self._horse_killer.daemon = True
+            self._horse_killer.start()
             return
         self.log.info("Worker %s: %s, stopping", self.name, signal.Signals(signum).name)
         raise StopRequested()
@@ -226,11 +274,14 @@ class Worker(RQWorker):
     def setup_work_horse_signals(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the worker decides, as in RQ
         signal.signal(signal.SIGTERM, _interrupt_job)
+        # The first thing a horse does: its metrics go to its worker's slot, not to files of its own pid.
+        metrics_files.use_slot(metrics_files.horse_slot(os.getppid()))
 
-    def handle_exception(self, job, *exc_info) -> None:
+    def handle_exception(self, job: Job, *exc_info: Any) -> None:
         if exc_info and exc_info[0] is JobInterrupted:
             self.log.warning("Worker %s: job %s interrupted by a shutdown; RQ's retry runs it again", self.name, job.id)
             return
+        metrics.error_seen("job", getattr(exc_info[0], "__name__", "error") if exc_info else "error")
         super().handle_exception(job, *exc_info)
 
     def get_current_job_id_quietly(self) -> str | None:
@@ -245,13 +296,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--burst", action="store_true", help="work until the queues are empty, then exit")
     args = parser.parse_args(argv)
     settings = prepare_process()
+    enforce("worker")  # in staging and production a failed critical check stops here, exit 1
+    metrics_files.forget_dead_processes()  # a SIGKILLed worker's connections no longer count
+    if settings["METRICS_WORKER_PORT"]:
+        metrics_files.serve(settings["METRICS_WORKER_PORT"])
     _preload_jobs()
     _children_die_with_this_process()
-    connection = rq_connection(settings["REDIS_URL"])
+    connection = rq_client(settings["REDIS_URL"])
     while True:
-        worker = Worker([Queue(name, connection=connection) for name in QUEUES], connection=connection,
-                        heartbeat_s=settings["WORKER_HEARTBEAT_S"],
-                        work_horse_killed_handler=failure_callback_of_killed_horse)
+        worker = Worker(
+            [Queue(name, connection=connection) for name in QUEUES],
+            connection=connection,
+            heartbeat_s=settings["WORKER_HEARTBEAT_S"],
+            work_horse_killed_handler=failure_callback_of_killed_horse,
+        )
         try:
             worker.work(with_scheduler=True, burst=args.burst)
         except REDIS_DOWN as exc:
@@ -263,18 +321,6 @@ def main(argv: list[str] | None = None) -> None:
         # RQ's loop ended on an error (Redis gone for good, most likely):
         # come back as a fresh worker once Redis answers again.
         wait_for_redis(connection)
-
-
-def wait_for_redis(connection: redis.Redis) -> None:
-    delay = 1.0
-    while True:
-        try:
-            connection.ping()
-            return
-        except REDIS_DOWN as exc:
-            log.warning("waiting for Redis: %s; next try in %.0f s", exc, delay)
-        time.sleep(delay)
-        delay = min(delay * 2, REDIS_WAIT_MAX_S)
 
 
 def _children_die_with_this_process() -> None:
@@ -293,7 +339,7 @@ class WorkHorseKilled(Exception):
     """The job's work horse died (killed, out of memory) before it finished."""
 
 
-def failure_callback_of_killed_horse(job, retpid: int, ret_val: int, rusage) -> None:
+def failure_callback_of_killed_horse(job: Job, retpid: int, ret_val: int, rusage: resource.struct_rusage) -> None:
     """RQ does not run a job's on_failure callback when its work horse is
     killed; on the last attempt that callback is what tells the job's row it
     failed (jobs/failures.py), so run it here."""
@@ -304,7 +350,9 @@ def failure_callback_of_killed_horse(job, retpid: int, ret_val: int, rusage) -> 
     try:
         callback(job, job.connection, WorkHorseKilled, error, None)
     except Exception:  # the worker itself must go on
-        logging.getLogger(__name__).exception("failure callback of a killed work horse failed", extra={"job_id": job.id})
+        logging.getLogger(__name__).exception(
+            "failure callback of a killed work horse failed", extra={"job_id": job.id}
+        )
 
 
 if __name__ == "__main__":

@@ -19,17 +19,20 @@ be settled (the database went away meanwhile) travels with the answer
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import anthropic
+from anthropic.types import MessageParam, TextBlockParam, ToolUseBlock
 
 from optimizer import limits
-from optimizer.pricing import Usage
+from optimizer.pricing import Usage, cost_usd
 from optimizer.prompts import TOOL_NAME, Prompt, repair_message, tool_schema
-from reliability.breaker import CircuitBreaker, CircuitOpen
+from reliability import metrics
+from reliability.breaker import CircuitBreaker, CircuitOpen, Permit
 from reliability.semaphore import RedisSemaphore
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,8 @@ Checked = tuple[dict[str, Any], list[str]]
 @dataclass
 class ClaudeCall:
     model: str
-    outcome: str  # ok, invalid, rate_limited, overloaded, server_error, timeout, connection_error, client_error, breaker_open
+    # ok, invalid, rate_limited, overloaded, server_error, timeout, connection_error, client_error, breaker_open
+    outcome: str
     usage: Usage = field(default_factory=Usage)
     ticket: Any = None  # what on_send returned for this request (its ledger line)
 
@@ -126,45 +130,83 @@ class ClaudeEngine:
                 on_model(model, attempt)
             try:
                 (answer, mended), usage, used_calls = self._ask_with_repair(model, prompt, unsettled)
-                return ClaudeAnswer(answer=answer, model=model, usage=usage, calls=calls + used_calls, mended=mended,
-                                    unsettled=unsettled)
+                return ClaudeAnswer(
+                    answer=answer,
+                    model=model,
+                    usage=usage,
+                    calls=calls + used_calls,
+                    mended=mended,
+                    unsettled=unsettled,
+                )
             except CircuitOpen as exc:
                 # Refused here, never sent: not a call, so nothing for on_call (the usage ledger).
                 log.warning("claude not asked: breaker open", extra={"model": model, "reason": exc.message})
+                metrics.external_call("anthropic", "breaker_open", None)
                 raise AllModelsFailed([f"{model}: breaker_open"]) from None
             except (anthropic.APIError, InvalidAnswer) as exc:
                 calls += 2 if isinstance(exc, InvalidAnswer) else 1
-                reasons.append(f"{model}: {outcome_of(exc) if isinstance(exc, anthropic.APIError) else 'invalid answer'}")
+                reasons.append(
+                    f"{model}: {outcome_of(exc) if isinstance(exc, anthropic.APIError) else 'invalid answer'}"
+                )
                 log.warning("claude model failed", extra={"model": model, "reason": reasons[-1]})
         raise AllModelsFailed(reasons)
 
     def _ask_with_repair(self, model: str, prompt: Prompt, unsettled: list[ClaudeCall]) -> tuple[Checked, Usage, int]:
-        messages = list(prompt.messages)
+        messages: list[MessageParam] = list(prompt.messages)
         try:
             answer, usage = self._ask(model, prompt.system, messages, unsettled)
             return answer, usage, 1
         except InvalidAnswer as first:
             messages += [
-                {"role": "assistant", "content": [{"type": "tool_use", "id": first.tool_use_id or "toolu_invalid",
-                                                   "name": TOOL_NAME, "input": first.answer if isinstance(first.answer, dict) else {}}]},
-                {"role": "user", "content": [{"type": "tool_result", "tool_use_id": first.tool_use_id or "toolu_invalid",
-                                              "is_error": True, "content": repair_message(first.problems)}]},
+                {
+                    "role": "assistant",
+                    "content": [
+                        {
+                            "type": "tool_use",
+                            "id": first.tool_use_id or "toolu_invalid",
+                            "name": TOOL_NAME,
+                            "input": first.answer if isinstance(first.answer, dict) else {},
+                        }
+                    ],
+                },
+                {
+                    "role": "user",
+                    "content": [
+                        {
+                            "type": "tool_result",
+                            "tool_use_id": first.tool_use_id or "toolu_invalid",
+                            "is_error": True,
+                            "content": repair_message(first.problems),
+                        }
+                    ],
+                },
             ]
             answer, usage = self._ask(model, prompt.system, messages, unsettled)
             return answer, usage, 2
 
-    def _ask(self, model: str, system: list, messages: list, unsettled: list[ClaudeCall]) -> tuple[Checked, Usage]:
-        with self._breaker.guard() as permit, (self._slots.hold() if self._slots else nullcontext()):
+    def _ask(
+        self, model: str, system: list[TextBlockParam], messages: list[MessageParam], unsettled: list[ClaudeCall]
+    ) -> tuple[Checked, Usage]:
+        with self._breaker.guard() as permit, self._slots.hold() if self._slots else nullcontext():
             ticket = self._sending(permit, model)
+            started = time.perf_counter()
             try:
                 response = self._client.messages.create(
-                    model=model, max_tokens=MAX_OUTPUT_TOKENS, system=system, messages=messages,
-                    tools=[tool_schema()], tool_choice={"type": "tool", "name": TOOL_NAME},
+                    model=model,
+                    max_tokens=MAX_OUTPUT_TOKENS,
+                    system=system,
+                    messages=messages,
+                    tools=[tool_schema()],
+                    tool_choice={"type": "tool", "name": TOOL_NAME},
                 )
             except anthropic.APIError as exc:
+                metrics.external_call("anthropic", outcome_of(exc), time.perf_counter() - started)
                 self._settle(ClaudeCall(model, outcome_of(exc), ticket=ticket), unsettled)
                 raise
         usage = _usage(response.usage)
+        # Counted here, once per answer: the ledger line may be settled again later.
+        metrics.external_call("anthropic", "ok", time.perf_counter() - started)
+        metrics.claude_usage(model, usage, cost_usd(model, usage))
         try:
             answer = check_answer(response)
         except InvalidAnswer:
@@ -173,7 +215,7 @@ class ClaudeEngine:
         self._settle(ClaudeCall(model, "ok", usage, ticket), unsettled)
         return answer, usage
 
-    def _sending(self, permit, model: str) -> Any:
+    def _sending(self, permit: Permit, model: str) -> Any:
         """The ledger line of a request about to be sent. If it cannot be
         written, nothing is sent (no call the ledger does not know of), and
         the breaker hears nothing of it: Claude was not asked."""
@@ -195,12 +237,15 @@ class ClaudeEngine:
         try:
             self._on_call(call)
         except Exception:
-            log.warning("claude call not settled in the ledger yet", extra={"model": call.model, "outcome": call.outcome},
-                        exc_info=True)
+            log.warning(
+                "claude call not settled in the ledger yet",
+                extra={"model": call.model, "outcome": call.outcome},
+                exc_info=True,
+            )
             unsettled.append(call)
 
 
-def _usage(raw) -> Usage:
+def _usage(raw: object) -> Usage:
     return Usage(
         input_tokens=getattr(raw, "input_tokens", 0) or 0,
         output_tokens=getattr(raw, "output_tokens", 0) or 0,
@@ -209,15 +254,15 @@ def _usage(raw) -> Usage:
     )
 
 
-def check_answer(response) -> Checked:
+def check_answer(response: anthropic.types.Message) -> Checked:
     """The tool input, mended where a rule can fix it (see ``mend``), if it
     has the right shape and then fits YouTube's limits; and what was mended.
     What needs judgement (a title over 100 characters) raises InvalidAnswer,
     so Claude is asked again."""
-    block = next((b for b in response.content if getattr(b, "type", None) == "tool_use"), None)
+    block = next((b for b in response.content if isinstance(b, ToolUseBlock)), None)
     if block is None:
         raise InvalidAnswer(["no submit_optimization call"], None, None)
-    answer = block.input if isinstance(block.input, dict) else {}
+    answer: dict[str, Any] = block.input if isinstance(block.input, dict) else {}
     problems = shape_problems(answer)
     mended: list[str] = []
     if not problems:
@@ -226,8 +271,11 @@ def check_answer(response) -> Checked:
     if not problems:
         title = answer["titles"][0]["title"]
         problems = [p.message for p in limits.validate(title, answer["description"], answer["tags"])]
-        problems += [f"title option {i + 1}: {p.message}" for i, t in enumerate(answer["titles"][1:], 1)
-                     for p in limits.validate(t["title"], "", [])]
+        problems += [
+            f"title option {i + 1}: {p.message}"
+            for i, t in enumerate(answer["titles"][1:], 1)
+            for p in limits.validate(t["title"], "", [])
+        ]
     if problems:
         raise InvalidAnswer(problems, block.id, answer)
     return answer, mended
@@ -250,8 +298,12 @@ def mend(answer: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
         mended.append("Removed characters YouTube refuses from the description, or cut it to 5,000 bytes.")
     if tags != answer["tags"]:
         dropped = len(answer["tags"]) - len(tags)
-        mended.append(f"Tidied the tags: {dropped} repeated, empty or surplus tag{'s' if dropped != 1 else ''} "
-                      "removed to fit YouTube's rules." if dropped else "Tidied the tags to fit YouTube's rules.")
+        mended.append(
+            f"Tidied the tags: {dropped} repeated, empty or surplus tag{'s' if dropped != 1 else ''} "
+            "removed to fit YouTube's rules."
+            if dropped
+            else "Tidied the tags to fit YouTube's rules."
+        )
     keyword = limits.clean_line(answer["primary_keyword"])
     return {**answer, "titles": titles, "description": description, "tags": tags, "primary_keyword": keyword}, mended
 
@@ -259,8 +311,10 @@ def mend(answer: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
 def shape_problems(answer: dict[str, Any]) -> list[str]:
     problems = []
     titles = answer.get("titles")
-    if not isinstance(titles, list) or len(titles) != 3 or not all(
-        isinstance(t, dict) and isinstance(t.get("title"), str) and t["title"].strip() for t in titles
+    if (
+        not isinstance(titles, list)
+        or len(titles) != 3
+        or not all(isinstance(t, dict) and isinstance(t.get("title"), str) and t["title"].strip() for t in titles)
     ):
         problems.append("titles must be three objects with a non-empty title")
     if not isinstance(answer.get("description"), str) or not answer.get("description", "").strip():

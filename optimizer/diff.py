@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from typing import Any
 
 # A word with the whitespace after it is one token (leading whitespace alone):
 # whitespace-only tokens repeat so often that matching them made a long
@@ -46,7 +47,7 @@ def diff_text(old: str, new: str) -> list[Piece]:
     return diff_tokens(_TOKEN.findall(old or ""), _TOKEN.findall(new or ""))
 
 
-def diff_version(old: dict, new: dict) -> dict[str, list[Piece]]:
+def diff_version(old: dict[str, Any], new: dict[str, Any]) -> dict[str, list[Piece]]:
     """Title, description and tags of two metadata_versions rows."""
     return {
         "title": diff_text(old["title"], new["title"]),

@@ -56,14 +56,22 @@ MAX_TAGS, TRANSCRIPT_TAGS = 15, 8
 
 _GREETING = re.compile(
     r"^(hi|hey|hello|yo|welcome|what's up|whats up|good (morning|afternoon|evening)|let's get started|"
-    r"let's go|let's dive|alright|okay so|so yeah)\b", re.IGNORECASE)
+    r"let's go|let's dive|alright|okay so|so yeah)\b",
+    re.IGNORECASE,
+)
 _OUTRO = re.compile(
     r"^(and )?(that's it|that's all|thanks for watching|thank you for watching|see you|bye|let me know|"
-    r"don't forget|make sure to|like and subscribe|hit the)\b", re.IGNORECASE)
+    r"don't forget|make sure to|like and subscribe|hit the)\b",
+    re.IGNORECASE,
+)
 _CTA = re.compile(
     r"\b(subscribe|follow|patreon|merch|instagram|twitter|tiktok|facebook|discord|newsletter|sponsor|affiliate|"
-    r"donate|membership|join|shop|website|podcast|discount|promo code|support the channel|comments?)\b", re.IGNORECASE)
-_LEAD_FILLER = re.compile(r"^((so|okay|ok|now|and|alright|well|um|uh|right|but|then|also|next)\b[\s,]*)+", re.IGNORECASE)
+    r"donate|membership|join|shop|website|podcast|discount|promo code|support the channel|comments?)\b",
+    re.IGNORECASE,
+)
+_LEAD_FILLER = re.compile(
+    r"^((so|okay|ok|now|and|alright|well|um|uh|right|but|then|also|next)\b[\s,]*)+", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True)
@@ -99,6 +107,7 @@ class Suggestion:
 
 
 # -- keyword -----------------------------------------------------------------
+
 
 def _clean_phrase(phrase: str) -> str:
     """A keyword or tag as one clean line: no commas, quotes, brackets or controls."""
@@ -141,6 +150,7 @@ def choose_keyword(title: str, spoken: str, keywords: list[str], tags: list[str]
 
 # -- titles ------------------------------------------------------------------
 
+
 def _display(keyword: str, title: str) -> str:
     """The keyword as the title writes it, unless the title is all lower case."""
     found = matched_phrase(title, keyword)
@@ -152,7 +162,7 @@ def _without_keyword(title: str, keyword: str) -> str:
     if start < 0:
         return title
     found = matched_phrase(title, keyword) or keyword
-    rest = title[:start] + " " + title[start + len(found):]
+    rest = title[:start] + " " + title[start + len(found) :]
     rest = re.sub(r"\(\s*\)|\[\s*\]", " ", rest)
     return strip_fragment(squash_spaces(rest).strip(TITLE_SEPARATORS))
 
@@ -198,7 +208,8 @@ def _title_options(clean: str, keyword: str, topics: list[str], channel: str) ->
     if not keyword or phrase_ends_within(clean, keyword, KEYWORD_EARLY):
         first = clean or subject
         why = "Keeps your wording, with filler removed" + (
-            ", and the keyword already in the first 40 characters." if keyword else ".")
+            ", and the keyword already in the first 40 characters." if keyword else "."
+        )
     else:
         meaningful_rest = sum(is_meaningful(w) for w in words(rest)) >= 2
         first = f"{shown}: {rest}" if meaningful_rest else shown
@@ -206,14 +217,22 @@ def _title_options(clean: str, keyword: str, topics: list[str], channel: str) ->
     topics_title = f"{subject}: {' and '.join(title_case(t) for t in topics)}" if topics else ""
     candidates = [
         (_within_range(first, topic_pads + generic, brand), why),
-        (_within_range(topics_title or f"{subject}: What You Need to Know", generic, brand),
-         "Leads with the keyword and names what else the video covers, for related searches."),
-        (_within_range(subject, topic_pads + generic, brand, always_brand=True),
-         "Keyword first and your channel name after it, so returning viewers recognise the video."),
-        (_within_range(f"{subject} – Step by Step Guide", [], brand),
-         "A plain, descriptive alternative that keeps the keyword first."),
-        (_within_range(f"{subject}: Everything You Need to Know", [], brand),
-         "A broader alternative that keeps the keyword first."),
+        (
+            _within_range(topics_title or f"{subject}: What You Need to Know", generic, brand),
+            "Leads with the keyword and names what else the video covers, for related searches.",
+        ),
+        (
+            _within_range(subject, topic_pads + generic, brand, always_brand=True),
+            "Keyword first and your channel name after it, so returning viewers recognise the video.",
+        ),
+        (
+            _within_range(f"{subject} – Step by Step Guide", [], brand),
+            "A plain, descriptive alternative that keeps the keyword first.",
+        ),
+        (
+            _within_range(f"{subject}: Everything You Need to Know", [], brand),
+            "A broader alternative that keeps the keyword first.",
+        ),
     ]
     return _three_distinct(candidates, subject)
 
@@ -224,7 +243,7 @@ def _with_serial(options: list[TitleOption], serial: str, channel: str) -> list[
     if not serial:
         return options
     brand = f" | {channel}" if channel else ""
-    kept = []
+    kept: list[TitleOption] = []
     for option in options:
         title = option.title
         if serial.casefold() not in title.casefold():
@@ -251,6 +270,7 @@ def _three_distinct(candidates: list[tuple[str, str]], subject: str) -> list[Tit
 
 # -- description ---------------------------------------------------------------
 
+
 def _informative(sentence: str) -> bool:
     if _GREETING.match(sentence) or _OUTRO.match(sentence) or _CTA.search(sentence) or has_url(sentence):
         return False
@@ -262,7 +282,11 @@ def _summary(text: str) -> list[str]:
     """The first informative sentences, each cut to a readable length."""
     chosen: list[str] = []
     for sentence in sentences(text):
-        if _informative(sentence) and not chapter_line(sentence) and sentence.casefold() not in map(str.casefold, chosen):
+        if (
+            _informative(sentence)
+            and not chapter_line(sentence)
+            and sentence.casefold() not in map(str.casefold, chosen)
+        ):
             short = truncate_words(sentence, SENTENCE_MAX_CHARS)
             chosen.append(short if short == sentence else short + "…")
         if len(chosen) == SUMMARY_SENTENCES:
@@ -351,7 +375,9 @@ def _opening(clean: str, keyword: str) -> str:
         return f"In this video: {subject}{stop}" if subject else ""
     if find_phrase(subject, keyword) >= 0:
         return f"In this video: {subject}{stop}"
-    return f"In this video, all about {keyword}: {subject}{stop}" if subject else f"In this video: {title_case(keyword)}."
+    return (
+        f"In this video, all about {keyword}: {subject}{stop}" if subject else f"In this video: {title_case(keyword)}."
+    )
 
 
 def _description(opening: str, summary: list[str], chapters: list[Chapter], kept: list[str]) -> str:
@@ -364,7 +390,10 @@ def _description(opening: str, summary: list[str], chapters: list[Chapter], kept
 
 # -- tags ----------------------------------------------------------------------
 
-def _tags(keyword: str, research: list[str], spoken: list[RankedPhrase], existing: list[str], channel: str) -> list[str]:
+
+def _tags(
+    keyword: str, research: list[str], spoken: list[RankedPhrase], existing: list[str], channel: str
+) -> list[str]:
     """Priority order, so the budget drops the least useful last: the keyword,
     research keywords, phrases of two or three words the title and transcript
     repeat (single words are too broad to rank for), the creator's tags, the channel."""
@@ -375,7 +404,8 @@ def _tags(keyword: str, research: list[str], spoken: list[RankedPhrase], existin
 
 # -- the engine ------------------------------------------------------------------
 
-def suggest(video: dict, *, transcript: str | None, keywords: list[str], channel_name: str) -> Suggestion:
+
+def suggest(video: dict[str, Any], *, transcript: str | None, keywords: list[str], channel_name: str) -> Suggestion:
     """A suggestion for ``video`` (a dict with title, description, tags and,
     when known, duration_seconds) from its transcript and research keywords."""
     title = str(video.get("title") or "")
@@ -416,9 +446,14 @@ def suggest(video: dict, *, transcript: str | None, keywords: list[str], channel
     )
 
 
-def _description_rationale(keyword: str, summary: list[str], chapters: list[Chapter], kept: list[str], spoken: bool) -> str:
-    parts = [f"Opens with “{keyword}” in the first sentence, the part search shows." if keyword else
-             "Opens with what the video is about, the part search shows."]
+def _description_rationale(
+    keyword: str, summary: list[str], chapters: list[Chapter], kept: list[str], spoken: bool
+) -> str:
+    parts = [
+        f"Opens with “{keyword}” in the first sentence, the part search shows."
+        if keyword
+        else "Opens with what the video is about, the part search shows."
+    ]
     if summary:
         count = f"{len(summary)} sentence{'s' if len(summary) > 1 else ''}"
         parts.append(f"Summarises the video in {count} from the {'transcript' if spoken else 'old description'}.")
@@ -434,4 +469,6 @@ def _tags_rationale(keyword: str, research: list[str], spoken: bool) -> str:
     sources += ["the transcript"] if spoken else []
     sources += ["your existing tags"]
     lead = f"Starts with “{keyword}”, then" if keyword else "Built from"
-    return f"{lead} phrases from {', '.join(sources)}; duplicates removed and trimmed to YouTube's 500-character budget."
+    return (
+        f"{lead} phrases from {', '.join(sources)}; duplicates removed and trimmed to YouTube's 500-character budget."
+    )

@@ -42,7 +42,7 @@ DESCRIPTION_MAX_BYTES = 5000
 TAGS_MAX_CHARS = 500
 TAG_MAX_CHARS = 100
 FORBIDDEN = "<>"
-TAG_FORBIDDEN = "<>,\""
+TAG_FORBIDDEN = '<>,"'
 FALLBACK_TITLE = "Untitled video"
 
 
@@ -95,36 +95,55 @@ def _title_problems(title: str) -> list[Problem]:
     if not title.strip():
         problems.append(Problem("title", "title_empty", "The title is empty; YouTube needs one."))
     if (length := utf16_length(title)) > TITLE_MAX_CHARS:
-        problems.append(Problem(
-            "title", "title_too_long",
-            f"The title is {length} characters; YouTube allows {TITLE_MAX_CHARS} (an emoji counts as 2).",
-        ))
+        problems.append(
+            Problem(
+                "title",
+                "title_too_long",
+                f"The title is {length} characters; YouTube allows {TITLE_MAX_CHARS} (an emoji counts as 2).",
+            )
+        )
     if any(char in title for char in FORBIDDEN):
-        problems.append(Problem("title", "title_angle_brackets", "Remove < and > from the title; YouTube refuses them."))
+        problems.append(
+            Problem("title", "title_angle_brackets", "Remove < and > from the title; YouTube refuses them.")
+        )
     if _has_control(title):
-        problems.append(Problem(
-            "title", "title_control_characters", "The title must be one line without invisible control characters.",
-        ))
+        problems.append(
+            Problem(
+                "title",
+                "title_control_characters",
+                "The title must be one line without invisible control characters.",
+            )
+        )
     return problems
 
 
 def _description_problems(description: str) -> list[Problem]:
     problems = []
     if (size := utf8_length(description)) > DESCRIPTION_MAX_BYTES:
-        problems.append(Problem(
-            "description", "description_too_long",
-            f"The description is {size:,} bytes; YouTube allows {DESCRIPTION_MAX_BYTES:,} "
-            "(accented letters take 2 bytes, emoji 4).",
-        ))
+        problems.append(
+            Problem(
+                "description",
+                "description_too_long",
+                f"The description is {size:,} bytes; YouTube allows {DESCRIPTION_MAX_BYTES:,} "
+                "(accented letters take 2 bytes, emoji 4).",
+            )
+        )
     if any(char in description for char in FORBIDDEN):
-        problems.append(Problem(
-            "description", "description_angle_brackets", "Remove < and > from the description; YouTube refuses them.",
-        ))
+        problems.append(
+            Problem(
+                "description",
+                "description_angle_brackets",
+                "Remove < and > from the description; YouTube refuses them.",
+            )
+        )
     if _has_control(description, "\n\r\t"):
-        problems.append(Problem(
-            "description", "description_control_characters",
-            "The description contains invisible control characters; remove them.",
-        ))
+        problems.append(
+            Problem(
+                "description",
+                "description_control_characters",
+                "The description contains invisible control characters; remove them.",
+            )
+        )
     return problems
 
 
@@ -137,7 +156,8 @@ def _tag_problem(tag: str, seen: set[str]) -> Problem | None:
         return Problem("tags", "tag_too_long", f"The tag {_quoted(tag)} is longer than {TAG_MAX_CHARS} characters.")
     if any(char in tag for char in TAG_FORBIDDEN) or _has_control(tag):
         return Problem(
-            "tags", "tag_forbidden_characters",
+            "tags",
+            "tag_forbidden_characters",
             f"The tag {_quoted(tag)} contains a comma, quote, < or >; split it or remove them.",
         )
     key = tag.strip().casefold()
@@ -151,11 +171,14 @@ def _tags_problems(tags: list[str]) -> list[Problem]:
     seen: set[str] = set()
     problems = [problem for tag in tags if (problem := _tag_problem(tag, seen))]
     if (total := tags_length([str(tag) for tag in tags])) > TAGS_MAX_CHARS:
-        problems.append(Problem(
-            "tags", "tags_too_long",
-            f"The tags use {total} of YouTube's {TAGS_MAX_CHARS} characters (each comma between tags counts, "
-            "and a tag with a space counts 2 more); remove the least useful ones.",
-        ))
+        problems.append(
+            Problem(
+                "tags",
+                "tags_too_long",
+                f"The tags use {total} of YouTube's {TAGS_MAX_CHARS} characters (each comma between tags counts, "
+                "and a tag with a space counts 2 more); remove the least useful ones.",
+            )
+        )
     return problems
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict
+from typing import Any
 
 import redis
 
@@ -55,13 +56,24 @@ class PaidAnswers:
             pass  # it expires by itself; a stored suggestion is never asked for again
 
 
-def _to_dict(answer: ClaudeAnswer) -> dict:
-    return {"answer": answer.answer, "model": answer.model, "usage": asdict(answer.usage), "calls": answer.calls,
-            "mended": answer.mended,
-            "unsettled": [{**asdict(c), "usage": asdict(c.usage)} for c in answer.unsettled]}
+def _to_dict(answer: ClaudeAnswer) -> dict[str, Any]:
+    return {
+        "answer": answer.answer,
+        "model": answer.model,
+        "usage": asdict(answer.usage),
+        "calls": answer.calls,
+        "mended": answer.mended,
+        "unsettled": [{**asdict(c), "usage": asdict(c.usage)} for c in answer.unsettled],
+    }
 
 
-def _from_dict(data: dict) -> ClaudeAnswer:
+def _from_dict(data: dict[str, Any]) -> ClaudeAnswer:
     unsettled = [ClaudeCall(c["model"], c["outcome"], Usage(**c["usage"]), c["ticket"]) for c in data["unsettled"]]
-    return ClaudeAnswer(answer=data["answer"], model=data["model"], usage=Usage(**data["usage"]), calls=data["calls"],
-                        mended=data["mended"], unsettled=unsettled)
+    return ClaudeAnswer(
+        answer=data["answer"],
+        model=data["model"],
+        usage=Usage(**data["usage"]),
+        calls=data["calls"],
+        mended=data["mended"],
+        unsettled=unsettled,
+    )

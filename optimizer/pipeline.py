@@ -16,9 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from psycopg2.extras import Json
-
-from optimizer import heuristic, screening
+from optimizer import heuristic, runs, screening, suggestion_store, video_store
 from optimizer.claude import AllModelsFailed, ClaudeAnswer, ClaudeEngine
 from optimizer.paid_answers import PaidAnswers
 from optimizer.pricing import Usage, cost_usd
@@ -27,7 +25,11 @@ from optimizer.research import Evidence, KeywordResearch
 from optimizer.run_progress import NO_KEY_NOTE, fallback_note, set_stage
 from optimizer.youtube.client import YouTubeClient, YouTubeError
 from optimizer.youtube.transcripts import RECHECK_AFTER, Transcript, fetch_transcript, store_transcript
+from reliability import metrics
 from reliability.db import transaction
+
+# What a video's suggestion comes from: Claude's checked answer, or the heuristic engine's dict.
+Answer = ClaudeAnswer | dict[str, Any]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +79,7 @@ def optimize_video(ctx: RunContext, video_id: int, services: Services) -> int | 
     set_stage(ctx.run_id, video_id, "research")
     evidence = services.research.research(video["title"], transcript)
     answer, engine_notes = _ask(ctx, video, transcript, evidence, services, key)
-    if isinstance(answer, ClaudeAnswer):
+    if isinstance(answer, ClaudeAnswer) and services.claude is not None:
         for call in answer.unsettled:  # raises while the database is away: the retry uses the kept answer
             services.claude.settle(call)
     suggestion_id = _store(ctx, video, key, evidence, answer, engine_notes)
@@ -88,30 +90,26 @@ def optimize_video(ctx: RunContext, video_id: int, services: Services) -> int | 
 
 def _load_video(run_id: int, video_id: int) -> dict[str, Any] | None:
     with transaction() as cur:
-        cur.execute(
-            """SELECT v.*, nullif(t.text, '') AS transcript, t.source AS transcript_source, t.fetched_at AS transcript_checked_at,
-                      mv.id AS version_id, mv.content_hash,
-                      (SELECT s.id FROM suggestions s WHERE s.run_id = %s AND s.video_id = v.id) AS suggestion_id
-               FROM videos v
-               LEFT JOIN transcripts t ON t.video_id = v.id
-               LEFT JOIN LATERAL (SELECT id, content_hash FROM metadata_versions WHERE video_id = v.id
-                                  ORDER BY id DESC LIMIT 1) mv ON true
-               WHERE v.id = %s""",
-            (run_id, video_id),
-        )
-        return cur.fetchone()
+        return video_store.for_optimizing(cur, run_id, video_id)
 
 
 def _fetch_transcript(ctx: RunContext, video: dict[str, Any], services: Services) -> str | None:
     """Captions cost 250 units: only for a connected channel, once per video."""
-    if ctx.without_transcripts or ctx.channel["is_demo"] or ctx.channel["status"] != "connected" \
-            or services.youtube_for is None:
+    if (
+        ctx.without_transcripts
+        or ctx.channel["is_demo"]
+        or ctx.channel["status"] != "connected"
+        or services.youtube_for is None
+    ):
         return None  # (a transcript already stored is still used: it costs nothing)
     if video["transcript_source"] == "none" and video["transcript_checked_at"] > _recheck_after():
         return None  # looked for recently and there was none
     try:
-        transcript = fetch_transcript(services.youtube_for(ctx.channel["id"]), video["youtube_video_id"],
-                                      video["default_audio_language"] or video["default_language"])
+        transcript = fetch_transcript(
+            services.youtube_for(ctx.channel["id"]),
+            video["youtube_video_id"],
+            video["default_audio_language"] or video["default_language"],
+        )
     except YouTubeError as exc:
         log.warning("transcript unavailable", extra={"video_id": video["id"], "reason": exc.reason})
         return None
@@ -120,7 +118,7 @@ def _fetch_transcript(ctx: RunContext, video: dict[str, Any], services: Services
     return transcript.text if transcript else None
 
 
-def _recheck_after():
+def _recheck_after() -> datetime:
     """A video without captions may get some: look again after a week."""
     return datetime.now(tz=UTC) - RECHECK_AFTER
 
@@ -128,36 +126,34 @@ def _recheck_after():
 def _reuse(run_id: int, video_id: int, key: str) -> int | None:
     """Copy an earlier answer for exactly the same inputs into this run."""
     with transaction() as cur:
-        cur.execute(
-            """INSERT INTO suggestions (run_id, video_id, base_version_id, engine, model, prompt_version, titles,
-                                        description, tags, primary_keyword, chapters, rationale, keyword_evidence,
-                                        notes, cache_key, removed)
-               SELECT %s, video_id, base_version_id, engine, model, prompt_version, titles, description, tags,
-                      primary_keyword, chapters, rationale, keyword_evidence,
-                      array_append(notes, 'Reused the answer for the same video version: no new call was made.'), cache_key,
-                      removed
-               FROM suggestions WHERE cache_key = %s AND video_id = %s AND engine = 'claude'
-               ORDER BY id DESC LIMIT 1
-               ON CONFLICT (run_id, video_id) DO NOTHING
-               RETURNING id""",
-            (run_id, key, video_id),
-        )
-        row = cur.fetchone()
-        if row:
-            _mark_done(cur, run_id, video_id)
-        return row["id"] if row else None
+        suggestion_id = suggestion_store.copy_earlier_answer(cur, run_id, video_id, key)
+        if suggestion_id is not None:
+            runs.video_done(cur, run_id, video_id)
+        return suggestion_id
 
 
-def _ask(ctx: RunContext, video: dict, transcript: str | None, evidence: Evidence, services: Services, key: str):
+def _ask(
+    ctx: RunContext, video: dict[str, Any], transcript: str | None, evidence: Evidence, services: Services, key: str
+) -> tuple[Answer, list[str]]:
     notes = [evidence.note] if evidence.note else []
     kept = services.paid.get(video["id"], key) if services.paid is not None and services.claude is not None else None
     if kept is not None:
         return kept, [*notes, KEPT_NOTE]
     if services.claude is not None:
-        prompt = build(ctx.channel_context, VideoInput(
-            title=video["title"], description=video["description"], tags=list(video["tags"]), transcript=transcript,
-            language=video["default_language"], duration_seconds=video["duration_seconds"], views=video["view_count"],
-        ), evidence.to_dict(), services.transcript_max_chars)
+        prompt = build(
+            ctx.channel_context,
+            VideoInput(
+                title=video["title"],
+                description=video["description"],
+                tags=list(video["tags"]),
+                transcript=transcript,
+                language=video["default_language"],
+                duration_seconds=video["duration_seconds"],
+                views=video["view_count"],
+            ),
+            evidence.to_dict(),
+            services.transcript_max_chars,
+        )
 
         def on_model(model: str, attempt: int) -> None:
             set_stage(ctx.run_id, video["id"], "claude" if attempt == 1 else "next_model", model)
@@ -172,12 +168,15 @@ def _ask(ctx: RunContext, video: dict, transcript: str | None, evidence: Evidenc
     else:
         notes.append(NO_KEY_NOTE)
     set_stage(ctx.run_id, video["id"], "heuristic")
-    suggestion = heuristic.suggest(dict(video), transcript=transcript, keywords=evidence.keywords,
-                                   channel_name=ctx.channel["title"])
+    suggestion = heuristic.suggest(
+        dict(video), transcript=transcript, keywords=evidence.keywords, channel_name=ctx.channel["title"]
+    )
     return suggestion.to_dict(), notes
 
 
-def _store(ctx: RunContext, video: dict, key: str, evidence: Evidence, answer, notes: list[str]) -> int | None:
+def _store(
+    ctx: RunContext, video: dict[str, Any], key: str, evidence: Evidence, answer: Answer, notes: list[str]
+) -> int | None:
     if isinstance(answer, ClaudeAnswer):
         data, engine, model, usage = answer.answer, "claude", answer.model, answer.usage
         cost = cost_usd(model, usage)
@@ -187,24 +186,31 @@ def _store(ctx: RunContext, video: dict, key: str, evidence: Evidence, answer, n
     # Every engine's answer passes the one filter before it can be stored.
     data, removed = screening.screen(data, title=video["title"] or "", description=video["description"] or "")
     rationale = {"description": data.get("description_rationale", ""), "tags": data.get("tags_rationale", "")}
+    new = suggestion_store.NewSuggestion(
+        run_id=ctx.run_id,
+        video_id=video["id"],
+        base_version_id=video["version_id"],
+        engine=engine,
+        model=model,
+        prompt_version=PROMPT_VERSION,
+        titles=data["titles"],
+        description=data["description"],
+        tags=data["tags"],
+        primary_keyword=data.get("primary_keyword"),
+        chapters=data.get("chapters") or [],
+        rationale=rationale,
+        keyword_evidence=evidence.to_dict(),
+        notes=notes,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_read_tokens=usage.cache_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        cost_usd=cost,
+        cache_key=key,
+        removed=screening.removals_json(removed),
+    )
     with transaction() as cur:
-        cur.execute(
-            """INSERT INTO suggestions (run_id, video_id, base_version_id, engine, model, prompt_version, titles,
-                                        description, tags, primary_keyword, chapters, rationale, keyword_evidence,
-                                        notes, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens,
-                                        cost_usd, cache_key, removed)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
-               ON CONFLICT (run_id, video_id) DO NOTHING RETURNING id""",
-            (ctx.run_id, video["id"], video["version_id"], engine, model, PROMPT_VERSION, Json(data["titles"]),
-             data["description"], data["tags"], data.get("primary_keyword"), Json(data.get("chapters") or []),
-             Json(rationale), Json(evidence.to_dict()), notes, usage.input_tokens, usage.output_tokens,
-             usage.cache_read_tokens, usage.cache_write_tokens, cost, key, Json(screening.removals_json(removed))),
-        )
-        row = cur.fetchone()
-        _mark_done(cur, ctx.run_id, video["id"])
-    return row["id"] if row else None
-
-
-def _mark_done(cur, run_id: int, video_id: int) -> None:
-    cur.execute("UPDATE optimization_run_videos SET status = 'done', error = NULL WHERE run_id = %s AND video_id = %s",
-                (run_id, video_id))
+        suggestion_id = suggestion_store.create_pending(cur, new)
+        runs.video_done(cur, ctx.run_id, video["id"])
+    metrics.suggestion_made(engine)
+    return suggestion_id

@@ -19,12 +19,12 @@ URL = re.compile(r"https?://[^\s<>\"']+")
 _SECRET_PARAMS = re.compile(r"(token|key|secret|sig|signature|password|passwd|auth|session|code|credential)", re.I)
 
 
-def _phone_like(match: re.Match) -> str:
+def _phone_like(match: re.Match[str]) -> str:
     digits = sum(ch.isdigit() for ch in match.group(0))
     return "[phone removed]" if digits >= 9 else match.group(0)
 
 
-def _url(match: re.Match) -> str:
+def _url(match: re.Match[str]) -> str:
     url = match.group(0)
     parts = urlsplit(url)
     if "@" in parts.netloc or any(_SECRET_PARAMS.search(name) for name, _ in parse_qsl(parts.query)):

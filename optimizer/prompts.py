@@ -20,6 +20,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from anthropic.types import MessageParam, TextBlockParam, ToolParam
+
 from optimizer.privacy import scrub
 
 PROMPT_VERSION = "2026-11-28.1"
@@ -105,12 +107,18 @@ different meaning of the word), ignore it and say so in the rationale.
 """
 
 
-def tool_schema() -> dict[str, Any]:
+def tool_schema() -> ToolParam:
     """The answer's JSON schema, forced through tool use."""
-    title = {"type": "object", "properties": {"title": {"type": "string", "maxLength": 100},
-                                              "rationale": {"type": "string"}}, "required": ["title", "rationale"]}
-    chapter = {"type": "object", "properties": {"start": {"type": "string"}, "title": {"type": "string"}},
-               "required": ["start", "title"]}
+    title = {
+        "type": "object",
+        "properties": {"title": {"type": "string", "maxLength": 100}, "rationale": {"type": "string"}},
+        "required": ["title", "rationale"],
+    }
+    chapter = {
+        "type": "object",
+        "properties": {"start": {"type": "string"}, "title": {"type": "string"}},
+        "required": ["start", "title"],
+    }
     return {
         "name": TOOL_NAME,
         "description": "Submit the optimized title options, description and tags for the video.",
@@ -150,8 +158,8 @@ class VideoInput:
 
 @dataclass
 class Prompt:
-    system: list[dict[str, Any]]
-    messages: list[dict[str, Any]]
+    system: list[TextBlockParam]
+    messages: list[MessageParam]
     version: str = PROMPT_VERSION
 
 
@@ -170,14 +178,20 @@ def cut_at_sentence(text: str, max_chars: int) -> str:
 
 def build(channel: ChannelContext, video: VideoInput, evidence: dict[str, Any], transcript_max_chars: int) -> Prompt:
     channel_block = "\n".join(
-        [f"Channel: {scrub(channel.name)}", f"About the channel: {scrub(channel.description)[:1500]}",
-         "Its best-performing titles (its voice):", *[f"- {scrub(t)}" for t in channel.best_titles[:25]]]
+        [
+            f"Channel: {scrub(channel.name)}",
+            f"About the channel: {scrub(channel.description)[:1500]}",
+            "Its best-performing titles (its voice):",
+            *[f"- {scrub(t)}" for t in channel.best_titles[:25]],
+        ]
     )
-    system = [
+    system: list[TextBlockParam] = [
         {"type": "text", "text": INSTRUCTIONS},
         {"type": "text", "text": channel_block, "cache_control": {"type": "ephemeral"}},
     ]
-    return Prompt(system=system, messages=[{"role": "user", "content": _video_message(video, evidence, transcript_max_chars)}])
+    return Prompt(
+        system=system, messages=[{"role": "user", "content": _video_message(video, evidence, transcript_max_chars)}]
+    )
 
 
 def _video_message(video: VideoInput, evidence: dict[str, Any], transcript_max_chars: int) -> str:
@@ -186,15 +200,22 @@ def _video_message(video: VideoInput, evidence: dict[str, Any], transcript_max_c
         "Optimize this video.",
         f"Current title: {scrub(video.title)}",
         f"Current tags: {json.dumps([scrub(t) for t in video.tags], ensure_ascii=False)}",
-        f"Language: {video.language or 'unknown'}; duration: {video.duration_seconds or 'unknown'} s; views: {video.views or 0}",
+        f"Language: {video.language or 'unknown'}; duration: {video.duration_seconds or 'unknown'} s; "
+        f"views: {video.views or 0}",
         "Current description:\n" + (scrub(video.description) or "(empty)"),
-        "Transcript" + (" (cut)" if video.transcript and len(transcript) < len(video.transcript) else "") + ":\n"
+        "Transcript"
+        + (" (cut)" if video.transcript and len(transcript) < len(video.transcript) else "")
+        + ":\n"
         + (transcript or "(no transcript available)"),
-        "Keyword evidence:\n" + (json.dumps(evidence, ensure_ascii=False)[:3000] if evidence else "(none: research was skipped)"),
+        "Keyword evidence:\n"
+        + (json.dumps(evidence, ensure_ascii=False)[:3000] if evidence else "(none: research was skipped)"),
     ]
     return "\n\n".join(parts)
 
 
 def repair_message(problems: list[str]) -> str:
-    return ("Your answer broke these rules: " + "; ".join(problems)
-            + ". Call submit_optimization again with every rule respected.")
+    return (
+        "Your answer broke these rules: "
+        + "; ".join(problems)
+        + ". Call submit_optimization again with every rule respected."
+    )

@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import re
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from serpapi import GoogleSearch, YoutubeSearch
 from serpapi.serp_api_client import SerpApiClient
 
 from optimizer.privacy import scrub
+from reliability import metrics
 from reliability.breaker import CircuitBreaker, CircuitOpen
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,13 @@ class Evidence:
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"seed": self.seed, "autocomplete": self.suggestions, "top_results": self.top_results,
-                "keywords": self.keywords, **({"note": self.note} if self.note else {})}
+        return {
+            "seed": self.seed,
+            "autocomplete": self.suggestions,
+            "top_results": self.top_results,
+            "keywords": self.keywords,
+            **({"note": self.note} if self.note else {}),
+        }
 
 
 def seed_phrase(title: str, transcript: str | None = None, max_words: int = 5) -> str:
@@ -69,8 +76,15 @@ def seed_phrase(title: str, transcript: str | None = None, max_words: int = 5) -
 
 
 class KeywordResearch:
-    def __init__(self, *, api_key: str | None, base_url: str, cache: redis.Redis, breaker: CircuitBreaker,
-                 on_call: Callable[[str, str], None]):
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str,
+        cache: redis.Redis,
+        breaker: CircuitBreaker,
+        on_call: Callable[[str, str], None],
+    ):
         self._api_key = api_key
         self._base_url = base_url
         self._cache = cache
@@ -82,13 +96,19 @@ class KeywordResearch:
         if not self._api_key:
             return Evidence(seed=seed, note="Keyword research skipped: no SERPAPI_API_KEY is configured.")
         try:
-            suggestions = [s["value"] for s in self._query("google_autocomplete", seed).get("suggestions", []) if s.get("value")]
+            suggestions = [
+                s["value"] for s in self._query("google_autocomplete", seed).get("suggestions", []) if s.get("value")
+            ]
             videos = self._query("youtube", seed).get("video_results", [])
         except (SerpApiError, CircuitOpen, requests.RequestException) as exc:
             log.warning("keyword research failed", extra={"error": type(exc).__name__})
-            return Evidence(seed=seed, note="Keyword research was unavailable; the suggestion relies on the transcript.")
+            return Evidence(
+                seed=seed, note="Keyword research was unavailable; the suggestion relies on the transcript."
+            )
         top = [_result(v) for v in videos[:10]]
-        return Evidence(seed=seed, suggestions=suggestions[:10], top_results=top, keywords=_keywords(seed, suggestions, top))
+        return Evidence(
+            seed=seed, suggestions=suggestions[:10], top_results=top, keywords=_keywords(seed, suggestions, top)
+        )
 
     def _query(self, engine: str, query: str) -> dict[str, Any]:
         key = "yco:serpapi:" + hashlib.sha256(f"{engine}\0{query.lower()}".encode()).hexdigest()
@@ -114,15 +134,20 @@ class KeywordResearch:
         client.BACKEND = self._base_url  # an instance attribute: other clients keep theirs
         client.timeout = TIMEOUT_S
         with self._breaker.guard():
+            started = time.perf_counter()
             try:
                 result = client.get_dict()
             except requests.RequestException:
+                metrics.external_call("serpapi", "connection_error", time.perf_counter() - started)
                 self._on_call(engine, "error")
                 raise
             except ValueError:  # a 5xx page that is not JSON: the service is unwell
+                metrics.external_call("serpapi", "server_error", time.perf_counter() - started)
                 self._on_call(engine, "error")
                 raise SerpApiError("SerpAPI sent an unreadable answer") from None
-        if "error" in result and result.get("search_metadata", {}).get("status") != "Success":
+        failed = "error" in result and result.get("search_metadata", {}).get("status") != "Success"
+        metrics.external_call("serpapi", "error" if failed else "ok", time.perf_counter() - started)
+        if failed:
             self._on_call(engine, "error")
             raise SerpApiError(str(result["error"])[:200])
         # "Success" with an error key means no results: empty evidence, not an outage.
@@ -132,16 +157,21 @@ class KeywordResearch:
 
 def _result(video: dict[str, Any]) -> dict[str, Any]:
     channel = video.get("channel") or {}
-    return {"title": video.get("title", ""), "views": video.get("views"), "channel": channel.get("name"),
-            "published": video.get("published_date"), "length": video.get("length")}
+    return {
+        "title": video.get("title", ""),
+        "views": video.get("views"),
+        "channel": channel.get("name"),
+        "published": video.get("published_date"),
+        "length": video.get("length"),
+    }
 
 
 def _keywords(seed: str, suggestions: list[str], top: list[dict[str, Any]]) -> list[str]:
     """Autocomplete phrases first (what people type), then 2-word phrases
     frequent in the top-ranking titles."""
-    pairs = Counter()
+    pairs: Counter[str] = Counter()
     for result in top:
         words = [w for w in _WORD.findall(result["title"].lower()) if w not in STOPWORDS]
-        pairs.update(" ".join(words[i:i + 2]) for i in range(len(words) - 1))
+        pairs.update(" ".join(words[i : i + 2]) for i in range(len(words) - 1))
     frequent = [p for p, n in pairs.most_common(10) if n >= 2]
     return list(dict.fromkeys([seed, *suggestions, *frequent]))[:15]

@@ -2,7 +2,8 @@
 it got the engine it got, in words a creator reads on the run page.
 
 One place for these labels: the pipeline writes a stage as it moves
-(``set_stage``), the run page reads it back through ``stage_label``; the
+(``set_stage``, in its own short transaction; the UPDATE is runs.py's,
+which owns every run-video row), the run page reads it back through ``stage_label``; the
 cost and fallback wording is here too so the page and the stored notes
 never disagree with each other.
 """
@@ -11,7 +12,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from typing import Any
 
+from optimizer import runs
 from reliability.db import transaction
 
 # stage -> label; "{model}" is filled in. NULL in the table: waiting its turn.
@@ -32,11 +35,7 @@ def set_stage(run_id: int, video_id: int, stage: str, model: str | None = None) 
     if stage not in STAGES:
         raise ValueError(f"unknown stage {stage!r}")
     with transaction() as cur:
-        cur.execute(
-            """UPDATE optimization_run_videos SET stage = %s, stage_model = %s, stage_changed_at = now()
-               WHERE run_id = %s AND video_id = %s AND status = 'pending'""",
-            (stage, model, run_id, video_id),
-        )
+        runs.set_video_stage(cur, run_id, video_id, stage, model)
 
 
 def stage_label(stage: str | None, model: str | None = None, seconds: float | None = None) -> str:
@@ -62,8 +61,10 @@ _FAILED = {
     "error": "failed",
 }
 NO_KEY_NOTE = "Claude is not set up on this server (no ANTHROPIC_API_KEY), so this is the rule-based suggestion."
-BREAKER_NOTE = ("Claude has been failing for the last minute, so it was not asked; this is the rule-based suggestion. "
-                "Optimize this video again in a minute or two for Claude's version.")
+BREAKER_NOTE = (
+    "Claude has been failing for the last minute, so it was not asked; this is the rule-based suggestion. "
+    "Optimize this video again in a minute or two for Claude's version."
+)
 
 
 def fallback_note(reasons: list[str]) -> str:
@@ -86,7 +87,7 @@ def _calls(n: int) -> str:
     return f"{n} Claude call{'' if n == 1 else 's'}"
 
 
-def paid_words(row: Mapping) -> str:
+def paid_words(row: Mapping[str, Any]) -> str:
     """One line: what was paid for this video and why. ``row`` holds the
     engine and the ledger sums (failed_calls, failed_cost, claude_calls,
     claude_cost, research_calls, research_cost)."""

@@ -7,9 +7,7 @@ slows the sync itself.
 
 from __future__ import annotations
 
-from psycopg2.extras import execute_values
-
-from optimizer import seo
+from optimizer import seo, video_store
 from reliability.db import transaction
 
 BATCH = 500
@@ -21,18 +19,10 @@ def score_missing(channel_id: int) -> int:
     scored = 0
     while True:
         with transaction() as cur:
-            cur.execute(
-                """SELECT id, title, description, tags FROM videos
-                   WHERE channel_id = %s AND seo_score IS NULL AND removed_at IS NULL
-                   ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED""",
-                (channel_id, BATCH),
-            )
-            rows = cur.fetchall()
+            rows = video_store.lock_unscored(cur, channel_id, BATCH)
             if not rows:
                 return scored
-            execute_values(
-                cur,
-                "UPDATE videos SET seo_score = data.score FROM (VALUES %s) AS data (id, score) WHERE videos.id = data.id",
-                [(r["id"], seo.score(r["title"], r["description"], list(r["tags"])).score) for r in rows],
+            video_store.set_scores(
+                cur, [(r["id"], seo.score(r["title"], r["description"], list(r["tags"])).score) for r in rows]
             )
             scored += len(rows)

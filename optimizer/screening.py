@@ -37,8 +37,13 @@ from optimizer import limits
 from optimizer.text import chapter_line, chapter_problem, chapters_in, squash_spaces, truncate_words
 from optimizer.untrusted import EMAIL, INSTRUCTION, MARKUP, URL, normalise, phones, readings
 
-FIELDS = {"title": "A title", "description": "From the description", "tags": "A tag", "primary_keyword": "The keyword",
-          "chapters": "A chapter title"}
+FIELDS = {
+    "title": "A title",
+    "description": "From the description",
+    "tags": "A tag",
+    "primary_keyword": "The keyword",
+    "chapters": "A chapter title",
+}
 REASONS = {
     "markup": "it held markup (HTML or script), which YouTube would show as raw text",
     "url": "it held a link that your title and description do not already have",
@@ -142,8 +147,10 @@ def _short(text: str, limit: int = 80) -> str:
     return truncate_words(squash_spaces(text), limit) + ("…" if len(squash_spaces(text)) > limit else "")
 
 
-def _screen_titles(titles: list[dict[str, Any]], known: Known, current_title: str, removed: list[Removal]):
-    kept = []
+def _screen_titles(
+    titles: list[dict[str, Any]], known: Known, current_title: str, removed: list[Removal]
+) -> list[dict[str, Any]]:
+    kept: list[dict[str, Any]] = []
     for option in titles:
         raw = str(option.get("title", ""))
         if reason := problem(raw, known):
@@ -151,8 +158,12 @@ def _screen_titles(titles: list[dict[str, Any]], known: Known, current_title: st
         elif title := limits.fit_title(raw, fallback=""):
             kept.append({**option, "title": title})
     if not kept:
-        kept.append({"title": limits.fit_title(current_title),
-                     "rationale": "Your current title: every suggested title was removed (see below)."})
+        kept.append(
+            {
+                "title": limits.fit_title(current_title),
+                "rationale": "Your current title: every suggested title was removed (see below).",
+            }
+        )
     return kept
 
 
@@ -202,8 +213,13 @@ def creator_lines(description: str) -> list[str]:
     for line in (description or "").splitlines():
         text = line.strip()
         plain = normalise(text)
-        if text and (URL.search(plain) or EMAIL.search(plain) or phones(plain)
-                     or re.match(r"^[@#]\w", text) or _CREDIT.search(text)):
+        if text and (
+            URL.search(plain)
+            or EMAIL.search(plain)
+            or phones(plain)
+            or re.match(r"^[@#]\w", text)
+            or _CREDIT.search(text)
+        ):
             lines.append(text)
     return lines
 
@@ -252,8 +268,11 @@ def screen(answer: dict[str, Any], *, title: str, description: str) -> tuple[dic
     screened["primary_keyword"] = _screen_keyword(str(answer.get("primary_keyword") or ""), known, removed)
     screened["description"] = _screen_description(str(answer.get("description") or ""), known, removed)
     chapters = chapters_in(screened["description"])
-    screened["chapters"] = [{"start": c.start, "title": c.title} for c in chapters] \
-        if chapters and chapter_problem(chapters) is None else []
+    screened["chapters"] = (
+        [{"start": c.start, "title": c.title} for c in chapters]
+        if chapters and chapter_problem(chapters) is None
+        else []
+    )
     return screened, removed
 
 

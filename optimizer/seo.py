@@ -24,7 +24,8 @@ A score below ``ATTENTION_THRESHOLD`` (60) flags the video as needing
 attention. 60 is where the basics are in place: a good title with the
 keyword early (35) and a description that opens on the keyword (15) need
 only a few tags or a 100-word description to pass it, while a video with a
-good title and nothing else (35, or 50 with chapters) stays flagged.
+good title and nothing else (35, or 50 with chapters) stays flagged. From
+``GOOD_THRESHOLD`` (80) a score shows as good; ``seo_band`` names the band.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ OPENING_MIN_WORDS = 8
 TAG_COUNT_BEST = (5, 15)
 TAG_BUDGET_GOOD = 150
 ATTENTION_THRESHOLD = 60
+GOOD_THRESHOLD = 80
 
 _HASHTAG = re.compile(r"(?<!\w)#\w+")
 _HANDLE = re.compile(r"(?<!\w)@\w+")
@@ -81,19 +83,26 @@ def derive_keyword(title: str, tags: list[str]) -> str | None:
     if usable:
         return usable[0]
     ranked = rank_phrases([(title, 1.0)])
-    return ranked[0][0] if ranked else None
+    return ranked[0].text if ranked else None
 
 
 def _title_length(title: str) -> Reason:
     n, (low, high) = len(title.strip()), TITLE_BEST_CHARS
     if low <= n <= high:
-        return _reason("title_length", 15, 15, f"The title is {n} characters, in the {low}-{high} range that shows in full.")
+        return _reason(
+            "title_length", 15, 15, f"The title is {n} characters, in the {low}-{high} range that shows in full."
+        )
     if n < low:
         points = 9 if n >= 30 else 4 if n >= 20 else 0
-        return _reason("title_length", points, 15, f"The title is {n} characters; add descriptive words to reach {low}-{high}.")
+        return _reason(
+            "title_length", points, 15, f"The title is {n} characters; add descriptive words to reach {low}-{high}."
+        )
     points = 9 if n <= 85 else 4
     return _reason(
-        "title_length", points, 15, f"The title is {n} characters; search cuts it near {high}, so shorten it.",
+        "title_length",
+        points,
+        15,
+        f"The title is {n} characters; search cuts it near {high}, so shorten it.",
     )
 
 
@@ -101,14 +110,21 @@ def _keyword_in_title(title: str, keyword: str | None) -> Reason:
     if not keyword:
         return _reason("keyword_in_title", 0, 20, "No clear keyword: add tags or name the topic in the title.")
     if phrase_ends_within(title, keyword, KEYWORD_EARLY_CHARS):
-        return _reason("keyword_in_title", 20, 20, f"“{keyword}” is in the first {KEYWORD_EARLY_CHARS} characters of the title.")
+        return _reason(
+            "keyword_in_title", 20, 20, f"“{keyword}” is in the first {KEYWORD_EARLY_CHARS} characters of the title."
+        )
     if find_phrase(title, keyword) >= 0:
         return _reason(
-            "keyword_in_title", 10, 20,
+            "keyword_in_title",
+            10,
+            20,
             f"“{keyword}” is in the title but late; move it into the first {KEYWORD_EARLY_CHARS} characters.",
         )
     return _reason(
-        "keyword_in_title", 0, 20, f"The title does not say “{keyword}”; put it in the first {KEYWORD_EARLY_CHARS} characters.",
+        "keyword_in_title",
+        0,
+        20,
+        f"The title does not say “{keyword}”; put it in the first {KEYWORD_EARLY_CHARS} characters.",
     )
 
 
@@ -120,20 +136,29 @@ def _prose_words(text: str) -> list[str]:
 def _description_length(description: str) -> Reason:
     n = len(_prose_words(description))
     if n >= DESCRIPTION_GOOD_WORDS:
-        return _reason("description_length", 15, 15, f"The description has {n} words, enough for search to understand it.")
+        return _reason(
+            "description_length", 15, 15, f"The description has {n} words, enough for search to understand it."
+        )
     points = 9 if n >= DESCRIPTION_OK_WORDS else 4 if n >= 30 else 0
     return _reason(
-        "description_length", points, 15,
+        "description_length",
+        points,
+        15,
         f"The description has {n} words; write at least {DESCRIPTION_GOOD_WORDS} about what the video covers.",
     )
 
 
 def _opening_keyword(description: str, keyword: str | None) -> Reason:
     if keyword and phrase_ends_within(description, keyword, OPENING_CHARS):
-        return _reason("opening_keyword", 10, 10, f"The description's first {OPENING_CHARS} characters mention “{keyword}”.")
+        return _reason(
+            "opening_keyword", 10, 10, f"The description's first {OPENING_CHARS} characters mention “{keyword}”."
+        )
     if keyword and find_phrase(description, keyword) >= 0:
         return _reason(
-            "opening_keyword", 4, 10, f"Move “{keyword}” into the description's first {OPENING_CHARS} characters.",
+            "opening_keyword",
+            4,
+            10,
+            f"Move “{keyword}” into the description's first {OPENING_CHARS} characters.",
         )
     subject = f"“{keyword}”" if keyword else "the video's topic"
     return _reason("opening_keyword", 0, 10, f"Open the description with a sentence that says {subject}.")
@@ -146,7 +171,10 @@ def _opening_clean(description: str) -> Reason:
         return _reason("opening_clean", 0, 5, "The description is empty; its first lines show in search.")
     if clutter > 1 or urls(opening[:30]) or opening.startswith("#"):
         return _reason(
-            "opening_clean", 0, 5, "The description opens with links or hashtags; open with a sentence about the video.",
+            "opening_clean",
+            0,
+            5,
+            "The description opens with links or hashtags; open with a sentence about the video.",
         )
     if len(_prose_words(opening)) < OPENING_MIN_WORDS:
         return _reason("opening_clean", 2, 5, "Open the description with a full sentence; its start shows in search.")
@@ -168,12 +196,17 @@ def _tag_budget(tags: list[str]) -> Reason:
     total = limits.tags_length(tags)
     if total > limits.TAGS_MAX_CHARS:
         return _reason(
-            "tag_budget", 0, 6, f"The tags use {total} of {limits.TAGS_MAX_CHARS} characters; YouTube will refuse them.",
+            "tag_budget",
+            0,
+            6,
+            f"The tags use {total} of {limits.TAGS_MAX_CHARS} characters; YouTube will refuse them.",
         )
     if total >= TAG_BUDGET_GOOD:
         return _reason("tag_budget", 6, 6, f"The tags use {total} of the {limits.TAGS_MAX_CHARS} characters available.")
     return _reason(
-        "tag_budget", 3 if total >= 60 else 0, 6,
+        "tag_budget",
+        3 if total >= 60 else 0,
+        6,
         f"The tags use {total} of {limits.TAGS_MAX_CHARS} characters; add specific phrases viewers search for.",
     )
 
@@ -191,7 +224,9 @@ def _chapters(description: str, has_transcript_chapters: bool) -> Reason:
     if not chapters:
         source = " The transcript has timestamps to build them from." if has_transcript_chapters else ""
         return _reason(
-            "chapters", 0, 15,
+            "chapters",
+            0,
+            15,
             "Add chapters: lines starting 0:00, at least 3, 10+ seconds apart, so viewers can jump ahead." + source,
         )
     problem = chapter_problem(chapters)
@@ -232,3 +267,11 @@ def needs_attention(seo: SeoScore | int) -> bool:
     """Below the threshold a video is worth optimizing first."""
     value = seo.score if isinstance(seo, SeoScore) else int(seo)
     return value < ATTENTION_THRESHOLD
+
+
+def seo_band(score: int) -> str:
+    """The band a score is shown in (the ``seo-low|mid|high`` CSS classes):
+    low needs attention, high is good, mid is in between."""
+    if score < ATTENTION_THRESHOLD:
+        return "low"
+    return "mid" if score < GOOD_THRESHOLD else "high"

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import NamedTuple
 
 STOPWORDS = frozenset(
     """a about above after again all also am an and any are as at be because been before being below between both
@@ -140,7 +139,7 @@ def count_phrase(text: str, phrase: str) -> int:
 def phrase_ends_within(text: str, phrase: str, limit: int) -> bool:
     """True when the phrase's first appearance ends inside the first ``limit`` characters."""
     match = _phrase_match(text, phrase)
-    return bool(match) and match.end() <= limit
+    return match is not None and match.end() <= limit
 
 
 def segments(text: str) -> list[list[str]]:
@@ -161,7 +160,8 @@ def _phrase_spans(tokens: list[str], max_words: int) -> Iterable[tuple[int, int]
                 yield i, size
 
 
-class RankedPhrase(NamedTuple):
+@dataclass(frozen=True)
+class RankedPhrase:
     text: str
     score: float
     count: int  # how often it was seen, unweighted
@@ -177,7 +177,7 @@ def rank_phrases(weighted_texts: Iterable[tuple[str, float]], max_words: int = 3
     more when the phrase ends a run of words, to break ties the English way
     (the head noun comes last: "lemon garlic chicken" over "one-pan lemon
     garlic"). Remaining ties go to the phrase seen first: deterministic."""
-    scores: Counter[str] = Counter()
+    scores: defaultdict[str, float] = defaultdict(float)
     counts: Counter[str] = Counter()
     first_seen: dict[str, int] = {}
     for text, weight in weighted_texts:

@@ -80,15 +80,21 @@ def phones(text: str) -> list[str]:
         digits = "".join(ch for ch in match.group(0) if ch.isdigit())
         groups = re.findall(r"\d+", match.group(0))
         text_of = match.group(0)
-        shaped = (text_of.startswith(("+", "(")) or len(groups) >= 3 or (len(groups) == 1 and 10 <= len(digits) <= 11)
-                  or (len(groups) == 2 and groups[0].startswith("0")))
+        shaped = (
+            text_of.startswith(("+", "("))
+            or len(groups) >= 3
+            or (len(groups) == 1 and 10 <= len(digits) <= 11)
+            or (len(groups) == 2 and groups[0].startswith("0"))
+        )
         if 9 <= len(digits) <= 15 and shaped and not all(_YEAR.fullmatch(group) for group in groups):
             found.append(text_of)
     return found
 
 
-_AI = (r"(?:an?\s+)?(?:helpful\s+|unrestricted\s+|uncensored\s+|unfiltered\s+)?(?:ai(?:\s+(?:assistant|model))?|"
-       r"a\.i\.|artificial intelligence|(?:large\s+)?language model|llm|chat\s*bot|gpt(?:-?\d[\w.]*)?|chatgpt|claude)")
+_AI = (
+    r"(?:an?\s+)?(?:helpful\s+|unrestricted\s+|uncensored\s+|unfiltered\s+)?(?:ai(?:\s+(?:assistant|model))?|"
+    r"a\.i\.|artificial intelligence|(?:large\s+)?language model|llm|chat\s*bot|gpt(?:-?\d[\w.]*)?|chatgpt|claude)"
+)
 _EARLIER = r"(?:previous|prior|above|earlier|preceding|original|initial|foregoing)"
 _INSTRUCTIONS_NOUN = r"(?:instructions?|prompts?|directives|directions|guidelines|rules|commands|context|messages?)"
 _ENGLISH = [

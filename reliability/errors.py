@@ -8,6 +8,8 @@ trace, SQL or a secret.
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class AppError(Exception):
     """Base of every error we raise on purpose."""
@@ -15,13 +17,18 @@ class AppError(Exception):
     code = "internal_error"
     status = 500
     message = "Something went wrong on our side. Please try again."
+    # Machine-readable facts behind the message (the numbers of a limit, say),
+    # shown to API callers as the error's "details"; never a secret.
+    details: dict[str, Any] | None = None
 
-    def __init__(self, message: str | None = None, *, code: str | None = None):
+    def __init__(self, message: str | None = None, *, code: str | None = None, details: dict[str, Any] | None = None):
         super().__init__(message or self.message)
         if message:
             self.message = message
         if code:
             self.code = code
+        if details is not None:
+            self.details = details
 
 
 class ConfigError(AppError):

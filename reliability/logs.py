@@ -11,6 +11,7 @@ import re
 import sys
 import uuid
 from contextvars import ContextVar
+from typing import TextIO
 
 from pythonjsonlogger.json import JsonFormatter
 
@@ -38,10 +39,14 @@ class _ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str = "info", stream=None) -> None:
+class _OurHandler(logging.StreamHandler[TextIO]):
+    """The handler configure_logging installs: a second call replaces it, not the ones others added."""
+
+
+def configure_logging(level: str = "info", stream: TextIO | None = None) -> None:
     """Send every log record to ``stream`` (stderr) as one JSON line.
     Safe to call more than once (app factory in tests)."""
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = _OurHandler(stream or sys.stderr)
     handler.setFormatter(
         JsonFormatter(
             "%(asctime)s %(levelname)s %(name)s %(message)s",
@@ -50,9 +55,8 @@ def configure_logging(level: str = "info", stream=None) -> None:
     )
     handler.addFilter(_ContextFilter())
     root = logging.getLogger()
-    for old in [h for h in root.handlers if getattr(h, "_yco", False)]:
+    for old in [h for h in root.handlers if isinstance(h, _OurHandler)]:
         root.removeHandler(old)
-    handler._yco = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
     # werkzeug's own access log would duplicate ours, without the ids.

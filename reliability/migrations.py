@@ -13,11 +13,12 @@ import hashlib
 import logging
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import psycopg2
 
-from reliability.db import get_db_connection
+from reliability.db import Connection, Cursor, get_db_connection
 from reliability.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -54,37 +55,44 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
 
 
 def upgrade(directory: Path = MIGRATIONS_DIR) -> list[str]:
-    """Apply every pending migration; returns the names applied."""
+    """Apply every pending migration to the pool's database; returns the names applied."""
     migrations = discover(directory)
-    applied_now: list[str] = []
     with get_db_connection(timeout=30) as conn:
-        conn.autocommit = True
         try:
-            with conn.cursor() as cur:
-                # The pool's statement timeout (DATABASE_STATEMENT_TIMEOUT_MS,
-                # 30 s) is meant for requests: under it a migration that runs
-                # longer could never be applied, and a second process waiting
-                # here for a long first one failed instead of waiting. Lift it
-                # for this session; _leave_session puts it back.
-                cur.execute("SET statement_timeout = 0")
-                cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
-            try:
-                _ensure_table(conn)
-                done = _applied(conn)
-                for migration in migrations:
-                    if _check_or_skip(migration, done):
-                        continue
-                    _apply(conn, migration)
-                    applied_now.append(migration.name)
-            finally:
-                with conn.cursor() as cur:
-                    cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+            return upgrade_connection(conn, migrations)
         finally:
             _leave_session(conn)
+
+
+def upgrade_connection(conn: Connection, migrations: list[Migration]) -> list[str]:
+    """Apply the pending ones of ``migrations`` on ``conn`` (pooled or not:
+    ``make schema`` migrates a scratch database through a plain connection);
+    returns the names applied. Leaves ``conn`` in autocommit, timeout lifted."""
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        # The pool's statement timeout (DATABASE_STATEMENT_TIMEOUT_MS,
+        # 30 s) is meant for requests: under it a migration that runs
+        # longer could never be applied, and a second process waiting
+        # here for a long first one failed instead of waiting. Lift it
+        # for this session; _leave_session puts it back.
+        cur.execute("SET statement_timeout = 0")
+        cur.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+    applied_now: list[str] = []
+    try:
+        _ensure_table(conn)
+        done = _applied(conn)
+        for migration in migrations:
+            if _check_or_skip(migration, done):
+                continue
+            _apply(conn, migration)
+            applied_now.append(migration.name)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
     return applied_now
 
 
-def _leave_session(conn) -> None:
+def _leave_session(conn: Connection) -> None:
     """Hand the connection back to the pool as it was lent: the request
     statement timeout in force again (RESET returns to the value the pool
     connected with) and autocommit off. One that cannot be reset is closed,
@@ -109,7 +117,26 @@ def status(directory: Path = MIGRATIONS_DIR) -> list[tuple[str, bool]]:
     return [(m.name, m.version in done) for m in discover(directory)]
 
 
-def _ensure_table(conn) -> None:
+def pending(cur: Cursor, directory: Path = MIGRATIONS_DIR) -> list[str]:
+    """Names of the migration files not yet applied, read without writing
+    anything (for the startup check and /health/ready; ``status`` creates
+    the bookkeeping table)."""
+    cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+    row = cur.fetchone()
+    done: set[str] = set()
+    if row and row[0]:
+        cur.execute("SELECT version FROM schema_migrations")
+        done = {version for (version,) in cur.fetchall()}
+    return [m.name for m in _discovered(directory) if m.version not in done]
+
+
+@lru_cache(maxsize=4)
+def _discovered(directory: Path) -> tuple[Migration, ...]:
+    # The files a process ships with do not change while it runs.
+    return tuple(discover(directory))
+
+
+def _ensure_table(conn: Connection) -> None:
     with conn.cursor() as cur:
         cur.execute(
             """CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -120,7 +147,7 @@ def _ensure_table(conn) -> None:
         )
 
 
-def _applied(conn) -> dict[str, str]:
+def _applied(conn: Connection) -> dict[str, str]:
     with conn.cursor() as cur:
         cur.execute("SELECT version, checksum FROM schema_migrations")
         return dict(cur.fetchall())
@@ -137,7 +164,7 @@ def _check_or_skip(migration: Migration, done: dict[str, str]) -> bool:
     return True
 
 
-def _apply(conn, migration: Migration) -> None:
+def _apply(conn: Connection, migration: Migration) -> None:
     log.info("applying migration", extra={"migration": migration.name})
     conn.autocommit = False
     try:

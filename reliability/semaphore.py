@@ -44,8 +44,16 @@ class SemaphoreTimeout(ServiceUnavailable):
 
 
 class RedisSemaphore:
-    def __init__(self, client: redis.Redis, name: str, limit: int, *, lease_ttl_s: float = 180, poll_s: float = 0.02,
-                 outage_grace_s: float = 10):
+    def __init__(
+        self,
+        client: redis.Redis,
+        name: str,
+        limit: int,
+        *,
+        lease_ttl_s: float = 180,
+        poll_s: float = 0.02,
+        outage_grace_s: float = 10,
+    ):
         self._redis = client
         self._key = f"yco:semaphore:{name}"
         self.limit = limit
@@ -80,8 +88,10 @@ class RedisSemaphore:
                 now = time.monotonic()
                 unreachable_since = unreachable_since or now
                 if now - unreachable_since >= self._outage_grace_s:
-                    log.warning("semaphore storage unreachable, going ahead without a place",
-                                extra={"semaphore": self._key, "error": type(exc).__name__})
+                    log.warning(
+                        "semaphore storage unreachable, going ahead without a place",
+                        extra={"semaphore": self._key, "error": type(exc).__name__},
+                    )
                     return False
                 delay, backoff = backoff, min(backoff * 2, 2.0)
             if time.monotonic() > deadline:

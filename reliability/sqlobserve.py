@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 import psycopg2.extensions
+
+from reliability import metrics
 
 # -- statement observers ----------------------------------------------------
 #
@@ -34,21 +37,40 @@ StatementObserver = Callable[[Any, Any], None]
 statement_observers: list[StatementObserver] = []
 
 
-class _ObservedCursorMixin:
-    def execute(self, query, vars=None):
+if TYPE_CHECKING:
+    # The mixin is only ever combined with a cursor class (see _observed_cursor_class);
+    # at run time it stays a plain mixin so any cursor class can come after it.
+    _MixinBase = psycopg2.extensions.cursor
+else:
+    _MixinBase = object
+
+
+class _ObservedCursorMixin(_MixinBase):
+    # Each statement's time also goes to database_query_duration_seconds
+    # (reliability/metrics.py): failed statements included, a slow one that
+    # times out being the one an operator most needs to see.
+    def execute(self, query: Any, vars: Any = None) -> None:
         if statement_observers:
             _notify(query, vars)
-        return super().execute(query, vars)
+        started = perf_counter()
+        try:
+            return super().execute(query, vars)
+        finally:
+            metrics.query_took(perf_counter() - started)
 
-    def executemany(self, query, vars_list):
+    def executemany(self, query: Any, vars_list: Any) -> None:
         if statement_observers:
             vars_list = list(vars_list)
             for params in vars_list:
                 _notify(query, params)
-        return super().executemany(query, vars_list)
+        started = perf_counter()
+        try:
+            return super().executemany(query, vars_list)
+        finally:
+            metrics.query_took(perf_counter() - started)
 
 
-def _notify(query, params) -> None:
+def _notify(query: Any, params: Any) -> None:
     for observer in list(statement_observers):
         observer(query, params)
 
@@ -59,7 +81,9 @@ _observed_cursor_classes: dict[type, type] = {}
 def _observed_cursor_class(base: type) -> type:
     cls = _observed_cursor_classes.get(base)
     if cls is None:
-        cls = _observed_cursor_classes.setdefault(base, type(f"Observed{base.__name__}", (_ObservedCursorMixin, base), {}))
+        cls = _observed_cursor_classes.setdefault(
+            base, type(f"Observed{base.__name__}", (_ObservedCursorMixin, base), {})
+        )
     return cls
 
 
@@ -67,8 +91,21 @@ class ObservedConnection(psycopg2.extensions.connection):
     """A psycopg2 connection whose cursors report to ``statement_observers``;
     any ``cursor_factory`` keeps working (it is subclassed, not replaced)."""
 
-    def cursor(self, name=None, cursor_factory=None, scrollable=None, withhold=False):
-        base = cursor_factory or self.cursor_factory or psycopg2.extensions.cursor
+    # The names of the statements prepared on this connection (reliability/prepared.py);
+    # None where the pool runs them plain (DATABASE_PREPARED_STATEMENTS=false).
+    prepared_statements: set[str] | None = None
+
+    # The stubs list withhold before scrollable; psycopg2's own signature (kept here) is the other way round.
+    def cursor(  # type: ignore[override]
+        self,
+        name: str | bytes | None = None,
+        cursor_factory: type[psycopg2.extensions.cursor] | None = None,
+        scrollable: bool | None = None,
+        withhold: bool = False,
+    ) -> psycopg2.extensions.cursor:
+        # The stubs type cursor_factory as always set; psycopg2 leaves it None unless someone sets it.
+        own_factory: type | None = self.cursor_factory  # type: ignore[assignment]
+        base: type = cursor_factory or own_factory or psycopg2.extensions.cursor
         if not issubclass(base, _ObservedCursorMixin):
             base = _observed_cursor_class(base)
         return super().cursor(name, cursor_factory=base, scrollable=scrollable, withhold=withhold)
@@ -78,13 +115,13 @@ class ObservedConnection(psycopg2.extensions.connection):
 def observe_statements() -> Iterator[list[Any]]:
     """Collect the SQL statements the pool's connections run inside the block::
 
-        with observe_statements() as statements:
-            client.get("/page")
-        assert len(statements) <= 8
+    with observe_statements() as statements:
+        client.get("/page")
+    assert len(statements) <= 8
     """
     seen: list[Any] = []
 
-    def record(query, params) -> None:
+    def record(query: Any, params: Any) -> None:
         seen.append(query)
 
     statement_observers.append(record)
@@ -92,5 +129,3 @@ def observe_statements() -> Iterator[list[Any]]:
         yield seen
     finally:
         statement_observers.remove(record)
-
-

@@ -13,8 +13,10 @@ started again after 1, 2, 4 ... 30 s, and the others keep running.
 
 Each process gets a session of its own, so only this supervisor decides
 when it stops; each dies with the supervisor (``die_with_parent``) if the
-supervisor itself is killed. On SIGINT/SIGTERM every process group gets
-SIGTERM, and whatever is left after ``STOP_GRACE_S`` gets one SIGKILL.
+supervisor itself is killed. On SIGINT (Ctrl-C) every process group gets
+SIGINT, as each program would from a terminal (gunicorn then stops at once
+instead of lingering on kept-alive connections); on SIGTERM or SIGHUP each
+gets SIGTERM. Whatever is left after ``STOP_GRACE_S`` gets one SIGKILL.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import IO
 
 PROCFILE = Path(__file__).resolve().parent.parent / "Procfile"
 RESTART_BACKOFF_S = (1, 2, 4, 8, 16, 30)
@@ -63,7 +67,7 @@ def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
 class Child:
     name: str
     command: str
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     failures: int = 0
     start_at: float = 0.0  # when to (re)start it, on the monotonic clock
@@ -74,6 +78,7 @@ class Supervisor:
         self.children = [Child(name, command) for name, command in commands.items()]
         self.env = env
         self.stopping = False
+        self.stop_signal = signal.SIGTERM  # passed on to every process group
         self._lock = threading.Lock()
 
     def say(self, name: str, line: str) -> None:
@@ -91,7 +96,9 @@ class Supervisor:
         self.stop()
         return 0
 
-    def _request_stop(self, signum, _frame) -> None:
+    def _request_stop(self, signum: int, _frame: FrameType | None) -> None:
+        if not self.stopping:
+            self.stop_signal = signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM
         self.stopping = True
 
     def _tend(self, child: Child) -> None:
@@ -112,33 +119,37 @@ class Supervisor:
     def _start(self, child: Child) -> None:
         parent = os.getpid()
         child.process = subprocess.Popen(
-            ["sh", "-c", f"exec {child.command}"], env=self.env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
+            ["sh", "-c", f"exec {child.command}"],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
             preexec_fn=lambda: die_with_parent(parent),  # runs in the child, before exec
         )
         child.started_at = time.monotonic()
         self.say("system", f"{child.name} started with pid {child.process.pid}")
         threading.Thread(target=self._relay, args=(child.name, child.process.stdout), daemon=True).start()
 
-    def _relay(self, name: str, stream) -> None:
+    def _relay(self, name: str, stream: IO[bytes]) -> None:
         for raw in iter(stream.readline, b""):
             self.say(name, raw.decode(errors="replace").rstrip("\n"))
         stream.close()
 
     def stop(self) -> None:
-        """SIGTERM to every group, SIGKILL once to what is left after the grace period."""
-        running = [c for c in self.children if c.process is not None and c.process.poll() is None]
-        self.say("system", f"stopping {', '.join(c.name for c in running) or 'nothing'}")
-        for child in running:
-            _signal_group(child.process.pid, signal.SIGTERM)
+        """The stop signal to every group, SIGKILL once to what is left after the grace period."""
+        running = [(c, c.process) for c in self.children if c.process is not None and c.process.poll() is None]
+        self.say("system", f"stopping {', '.join(c.name for c, _ in running) or 'nothing'}")
+        for _, process in running:
+            _signal_group(process.pid, self.stop_signal)
         deadline = time.monotonic() + STOP_GRACE_S
-        while time.monotonic() < deadline and any(c.process.poll() is None for c in running):
+        while time.monotonic() < deadline and any(p.poll() is None for _, p in running):
             time.sleep(0.1)
-        for child in running:
-            if child.process.poll() is None:
+        for child, process in running:
+            if process.poll() is None:
                 self.say("system", f"{child.name} did not stop within {STOP_GRACE_S} s: sending SIGKILL")
-                _signal_group(child.process.pid, signal.SIGKILL)
-                child.process.wait()
+                _signal_group(process.pid, signal.SIGKILL)
+                process.wait()
 
 
 def _signal_group(pgid: int, signum: int) -> None:
@@ -155,7 +166,25 @@ def main(argv: list[str]) -> int:
     if unknown:
         print(f"supervisor: not in the Procfile: {', '.join(unknown)}", file=sys.stderr)
         return 2
-    return Supervisor({name: commands[name] for name in names}).run()
+    return Supervisor({name: commands[name] for name in names}, env=_environment()).run()
+
+
+def _environment() -> dict[str, str]:
+    """The children's environment: ours, with one metrics directory for all
+    of them unless one is set, so that `make run`'s /metrics shows web,
+    worker and cron together as a deployment's does (docs/operations.md)."""
+    env = dict(os.environ)
+    if not env.get("PROMETHEUS_MULTIPROC_DIR"):
+        from reliability.config import DEFAULT_INSTANCE_DIR
+
+        folder = Path(env.get("INSTANCE_DIR") or DEFAULT_INSTANCE_DIR) / "metrics"
+        # The processes never make it (reliability/metrics.py); this default is ours to make.
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            pass  # each process's startup check names the folder
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return env
 
 
 if __name__ == "__main__":

@@ -16,13 +16,17 @@ CSRF token, and "requeue all" also answers GET. So here it gets:
 from __future__ import annotations
 
 from functools import wraps
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, abort, current_app, jsonify, request
+from flask import Flask, current_app, jsonify, request
+from flask.typing import RouteCallable
 from flask_login import current_user
 from redis.exceptions import ResponseError
 from werkzeug.exceptions import MethodNotAllowed
 
+from reliability.errors import PermissionDenied
+from webapp.errors import page_not_found
 from webapp.extensions import csrf
 
 URL_PREFIX = "/admin/rq"
@@ -60,27 +64,28 @@ def init_rq_dashboard(app: Flask) -> None:
     app.before_request(_guard)
 
 
-def _with_own_csp(view):
+def _with_own_csp(view: RouteCallable) -> RouteCallable:
     """Talisman reads per-view options from an attribute of the view; wrap
     the view so that the shared blueprint's functions are left untouched."""
 
     @wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: Any, **kwargs: Any) -> Any:  # whatever the wrapped view answers
         return view(*args, **kwargs)
 
-    wrapped.talisman_view_options = {
+    # Through __dict__: a function's type declares no such attribute, Talisman reads it anyway.
+    wrapped.__dict__["talisman_view_options"] = {
         "content_security_policy": RQ_DASHBOARD_CSP,
         "content_security_policy_nonce_in": [],
     }
     return wrapped
 
 
-def _empty_queue_compacts_to_nothing(view):
+def _empty_queue_compacts_to_nothing(view: RouteCallable) -> RouteCallable:
     """RQ's Queue.compact() renames the queue's list, and Redis refuses to
     rename a key that does not exist, which is what an empty queue is."""
 
     @wraps(view)
-    def wrapped(*args, **kwargs):
+    def wrapped(*args: Any, **kwargs: Any) -> Any:  # whatever the wrapped view answers
         try:
             return view(*args, **kwargs)
         except ResponseError as exc:
@@ -91,21 +96,21 @@ def _empty_queue_compacts_to_nothing(view):
     return wrapped
 
 
-def _guard():
+def _guard() -> None:
     """Runs before routing errors are raised (Flask dispatches them after
     the before_request functions), so it covers redirects and 405s too."""
     if request.path != URL_PREFIX and not request.path.startswith(URL_PREFIX + "/"):
         return None
     if not (current_user.is_authenticated and current_user.is_admin):
-        abort(404)
+        raise page_not_found()
     if request.headers.get("Sec-Fetch-Site", "none") not in ALLOWED_FETCH_SITES:
-        abort(403)
+        raise PermissionDenied()
     rule = request.url_rule
     if rule is not None and "POST" in (rule.methods or ()) and request.method != "POST":
         # "requeue all" also answers GET upstream: a link could trigger it.
         raise MethodNotAllowed(valid_methods=["POST"])
     if request.method not in SAFE_METHODS and not _same_origin():
-        abort(403)
+        raise PermissionDenied()
     _known_instance_or_404()
     return None
 
@@ -115,7 +120,7 @@ def _known_instance_or_404() -> None:
     its list of Redis URLs; there is only one here."""
     number = (request.view_args or {}).get("instance_number")
     if number is not None and number >= len(current_app.config["RQ_DASHBOARD_REDIS_URL"]):
-        abort(404)
+        raise page_not_found()
 
 
 def _same_origin() -> bool:

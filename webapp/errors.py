@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from flask_limiter.errors import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException
 
-from reliability.errors import AppError
+from reliability import metrics
+from reliability.errors import AppError, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,13 @@ _CODES = {
 }
 
 
+def page_not_found() -> NotFound:
+    """The 404 a view raises for a missing (or hidden) row: the same code and
+    words as the 404 of an unknown URL, so the two cannot be told apart."""
+    code, message = _CODES[404]
+    return NotFound(message, code=code)
+
+
 def wants_json() -> bool:
     if request.path.startswith("/api/") or request.headers.get("HX-Request") == "true":
         return True
@@ -42,9 +50,21 @@ def wants_json() -> bool:
     return best == "application/json" and request.accept_mimetypes[best] > request.accept_mimetypes["text/html"]
 
 
-def error_response(status: int, code: str, message: str, headers: dict | None = None):
+# The body (JSON or the error page's HTML), the status and the headers.
+ErrorResponse = tuple[Response | str, int, dict[str, str]]
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, details: object = None
+) -> ErrorResponse:
     request_id = g.get("request_id")
-    if wants_json():
+    metrics.error_seen("web", code)  # every error response passes here: app_errors_total by its code
+    response: Response | str
+    if request.path.startswith("/api/"):  # the API's envelope, with details (webapp/api/errors.py)
+        from webapp.api.errors import envelope
+
+        response = envelope(code, message, request_id, details)
+    elif wants_json():
         response = jsonify({"error": {"code": code, "message": message, "request_id": request_id}})
     else:
         response = _error_page(status, code, message, request_id)
@@ -70,26 +90,31 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected)
 
 
-def _app_error(exc: AppError):
+def _app_error(exc: AppError) -> ErrorResponse:
     if exc.status >= 500:
         log.warning("service error", extra={"error_code": exc.code})
     headers = {"Retry-After": "5"} if exc.status == 503 else None
-    if getattr(exc, "retry_after", None):  # a per-account delay says how long
-        headers = {"Retry-After": str(exc.retry_after)}
-    return error_response(exc.status, exc.code, exc.message, headers)
+    if retry_after := getattr(exc, "retry_after", None):  # a per-account delay says how long
+        headers = {"Retry-After": str(retry_after)}
+    headers = {**(headers or {}), **(getattr(exc, "headers", None) or {})}
+    return error_response(exc.status, exc.code, exc.message, headers, getattr(exc, "details", None))
 
 
-def _csrf_error(exc: CSRFError):
+def _csrf_error(exc: CSRFError) -> ErrorResponse:
     return error_response(
         400, "csrf_failed", "This form has expired or did not come from this site. Reload the page and try again."
     )
 
 
-def _rate_limited(exc: RateLimitExceeded):
-    return error_response(429, "rate_limited", "Too many attempts. Please wait a little and try again.")
+def _rate_limited(exc: RateLimitExceeded) -> ErrorResponse:
+    # The limit that was hit, for API clients: "10 per 1 minute".
+    details = {"limit": str(exc.limit.limit)} if request.path.startswith("/api/") else None
+    return error_response(
+        429, "rate_limited", "Too many attempts. Please wait a little and try again.", details=details
+    )
 
 
-def _http_error(exc: HTTPException):
+def _http_error(exc: HTTPException) -> ErrorResponse:
     status = exc.code or 500
     code, message = _CODES.get(status, ("http_error", exc.name))
     if status == 413:
@@ -98,7 +123,7 @@ def _http_error(exc: HTTPException):
     return error_response(status, code, message)
 
 
-def _unexpected(exc: Exception):
+def _unexpected(exc: Exception) -> ErrorResponse:
     log.exception("unhandled error")
     code, message = _CODES[500]
     return error_response(500, code, message)

@@ -2,6 +2,7 @@
 (and the app adds ``Vary: HX-Request`` to every response)."""
 
 from flask import flash, request
+from werkzeug.wrappers import Response
 
 from reliability.errors import AppError
 
@@ -10,7 +11,7 @@ def is_htmx() -> bool:
     return request.headers.get("HX-Request") == "true"
 
 
-def refused(exc: AppError, back):
+def refused(exc: AppError, back: Response) -> Response:
     """An action refused with a reason: htmx gets the JSON error (the shared
     handler, with the right status); a plain form sees the reason flashed
     on the page it is sent back to (``back``, a redirect response)."""

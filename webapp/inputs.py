@@ -1,4 +1,4 @@
-"""What a client sends, checked in one place: ids and the Host header.
+"""What a client sends, checked in one place: ids, choices and the Host header.
 
 Ids. Every id a route takes, in its path, its query string or its form, is
 read by ``parse_id``: ASCII digits only, at most ``ID_MAX``. ``str.isdigit()``
@@ -24,10 +24,12 @@ bracketed IPv6 address, with an optional port up to 65535, is refused with
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from flask import Flask, request
 from flask_wtf import FlaskForm
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import IntegerConverter, Map
+from wtforms import Field
 
 from reliability.errors import ValidationError
 
@@ -62,6 +64,14 @@ def arg_id(name: str, default: int) -> int:
     return value
 
 
+def arg_choice(name: str, choices: tuple[str, ...], default: str) -> str:
+    """Query parameter ``name`` if it is one of ``choices`` (a sort, a
+    filter), else ``default``: an old or hand-edited link still shows the
+    page, sorted the usual way, and no other text goes further."""
+    raw = request.args.get(name, "")
+    return raw if raw in choices else default
+
+
 def form_ids(name: str, message: str = _MALFORMED) -> list[int]:
     """Every id posted under ``name``, in order, without repeats; 400 with
     ``message`` if any of them is malformed."""
@@ -78,10 +88,23 @@ class TextForm(FlaskForm):
     """The base of every form of ours: text fields only (see above)."""
 
     class Meta(FlaskForm.Meta):
-        def wrap_formdata(self, form, formdata):
+        def wrap_formdata(self, form: FlaskForm, formdata: Any) -> Any:
             if request.files or request.is_json:
                 return request.form if form.is_submitted() else None
             return super().wrap_formdata(form, formdata)
+
+
+def text(field: Field) -> str:
+    """A text field's value once its form validated. WTForms' types allow
+    None, which only a field no data was processed into has."""
+    return field.data or ""
+
+
+def add_error(field: Field, message: str) -> None:
+    """Show ``message`` under ``field`` (a check made after validation).
+    WTForms keeps a field's errors in a tuple until it validates, a list
+    after: a new list works either way."""
+    field.errors = [*field.errors, message]
 
 
 def valid_host(host: str) -> bool:
@@ -98,8 +121,9 @@ class IdConverter(IntegerConverter):
 
     regex = r"[0-9]{1,10}"
 
-    def __init__(self, url_map, fixed_digits: int = 0, min: int | None = None, max: int | None = None,
-                 signed: bool = False) -> None:
+    def __init__(
+        self, url_map: Map, fixed_digits: int = 0, min: int | None = None, max: int | None = None, signed: bool = False
+    ) -> None:
         super().__init__(url_map, fixed_digits=fixed_digits, min=min, max=ID_MAX if max is None else max, signed=False)
 
 

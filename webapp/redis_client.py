@@ -8,11 +8,9 @@ import os
 import redis
 from flask import current_app
 
+from reliability.redis_clients import web_client
+
 _clients: dict[tuple[int, str], redis.Redis] = {}
-
-
-def redis_from_url(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_connect_timeout=1.0, socket_timeout=2.0, health_check_interval=30)
 
 
 def get_redis() -> redis.Redis:
@@ -20,5 +18,5 @@ def get_redis() -> redis.Redis:
     key = (os.getpid(), url)
     client = _clients.get(key)
     if client is None:
-        client = _clients[key] = redis_from_url(url)
+        client = _clients[key] = web_client(url)
     return client

@@ -5,11 +5,14 @@ from __future__ import annotations
 import logging
 import time
 
-from flask import Flask, g, request
+from flask import Flask, Response, g, request
 
 from reliability.logs import accept_or_make_request_id, request_id_var, user_id_var
 
 log = logging.getLogger("webapp.request")
+# Probes come every few seconds from every load balancer: their lines would
+# drown the log, so they are written at debug level (LOG_LEVEL=debug shows them).
+QUIET_ENDPOINTS = frozenset({"main.health", "main.health_live", "main.health_ready", "main.info"})
 
 
 def init_request_logging(app: Flask) -> None:
@@ -24,13 +27,14 @@ def _start() -> None:
     request_id_var.set(g.request_id)
 
 
-def _finish(response):
+def _finish(response: Response) -> Response:
     request_id = g.get("request_id") or accept_or_make_request_id(None)
     response.headers["X-Request-ID"] = request_id
     user_id = _user_id()
     started = g.get("request_started")
     duration_ms = round((time.perf_counter() - started) * 1000, 2) if started else None
-    log.info(
+    log.log(
+        logging.DEBUG if request.endpoint in QUIET_ENDPOINTS else logging.INFO,
         "request",
         extra={
             "request_id": request_id,
@@ -54,6 +58,6 @@ def _user_id() -> int | None:
     return None
 
 
-def _clear(_exc) -> None:
+def _clear(_exc: BaseException | None) -> None:
     request_id_var.set(None)
     user_id_var.set(None)

@@ -1,32 +1,53 @@
-"""``Retry-After`` only where it means something: on 429 and 503.
+"""Rate-limit headers only where a client needs them, and ``Retry-After``
+only where it means something: on 429 and 503.
 
-Flask-Limiter, with its headers on, stamps ``Retry-After`` on every
-response it counted, 200s included, and on a 503 it replaces ours with the
-rate-limit window's reset (up to a minute) when that is later. So the
-limiter writes its value under another name, and this hook (run after the
-limiter's) keeps our own header on a 503, the limiter's on its 429, and
-none anywhere else.
+Flask-Limiter's own headers are off (webapp/security.py): with them on it
+reads the window back from Redis after every counted request (a second Lua
+call, about half a millisecond a page) to write headers no browser reads.
+So the pages carry them only on a 429, where they say when to come back;
+the JSON API writes its own on every answer (webapp/api/limits.py), since a
+script paces itself by them. On a 503 our own ``Retry-After`` stands. The
+policy (which requests count, which carry headers) is in docs/security.md,
+"Rate limits".
 """
 
 from __future__ import annotations
 
-from flask import Flask
+import time
 
-LIMITER_HEADER = "X-RateLimit-Retry-After"  # RATELIMIT_HEADER_RETRY_AFTER
+from flask import Flask, Response
+
+from webapp.extensions import limiter
+
 REFUSALS = (429, 503)
 
 
 def init_retry_after(app: Flask) -> None:
     """Call before ``limiter.init_app``: Flask runs after-request hooks in
-    reverse order of registration, so this one then sees the limiter's."""
-    app.config["RATELIMIT_HEADER_RETRY_AFTER"] = LIMITER_HEADER
+    reverse order of registration, so this one sees the limiter's work."""
     app.after_request(_only_on_refusals)
 
 
-def _only_on_refusals(response):
-    limiter_value = response.headers.pop(LIMITER_HEADER, None)
+def _only_on_refusals(response: Response) -> Response:
     if response.status_code not in REFUSALS:
         response.headers.pop("Retry-After", None)
-    elif "Retry-After" not in response.headers and limiter_value is not None:
-        response.headers["Retry-After"] = limiter_value
+    elif response.status_code == 429:
+        _limit_headers(response)
     return response
+
+
+def _limit_headers(response: Response) -> None:
+    """The breached limit's numbers; Retry-After unless the refusal set its
+    own (a per-account login delay says how long)."""
+    current = limiter.current_limit
+    if current is None:
+        return
+    try:
+        reset_at = current.reset_at
+    except Exception:  # the storage is down: the limiter counted in memory or not at all
+        return
+    response.headers["X-RateLimit-Limit"] = str(current.limit.amount)
+    response.headers["X-RateLimit-Remaining"] = "0"
+    response.headers["X-RateLimit-Reset"] = str(reset_at)
+    # Flask-Limiter's own reckoning, as when its headers were on.
+    response.headers.setdefault("Retry-After", str(max(1, int(reset_at - time.time()))))

@@ -16,20 +16,20 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import requests
 
 from optimizer.youtube import gate
-from optimizer.youtube.quota import COSTS
-from reliability.breaker import CircuitBreaker
+from optimizer.youtube.quota import COSTS, PAGE_SIZE
+from reliability import metrics
+from reliability.breaker import CircuitBreaker, Permit
 
 log = logging.getLogger(__name__)
 
 MAX_IDS_PER_CALL = 50
-PAGE_SIZE = 50
 VIDEO_PARTS = "snippet,contentDetails,statistics,status"
 
 
@@ -84,8 +84,14 @@ class YouTubeClient:
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
         breaker: CircuitBreaker | None = None,
+        costs: Mapping[str, int] = COSTS,
+        retry_quota: bool = False,
     ):
         self.base_url = base_url.rstrip("/")
+        # The cost table of the API this client speaks (the Analytics and Reporting APIs have their own).
+        self._costs = costs
+        # The Analytics API's quota is counted per minute as well as per day: worth one more try there.
+        self._retry_quota = retry_quota
         self._token_source = token_source
         self._timeout = timeout_s
         self._max_retries = max_retries
@@ -120,8 +126,12 @@ class YouTubeClient:
     def update_video_snippet(self, video_id: str, snippet: dict[str, Any]) -> dict[str, Any]:
         """videos.update replaces the whole snippet: pass every field as read.
         Metadata YouTube would refuse (and charge for) is never sent."""
-        gate.check_writable(snippet.get("title") or "", snippet.get("description") or "", list(snippet.get("tags") or []))
-        return self._request("videos.update", "PUT", "/videos", {"part": "snippet"}, {"id": video_id, "snippet": snippet})
+        gate.check_writable(
+            snippet.get("title") or "", snippet.get("description") or "", list(snippet.get("tags") or [])
+        )
+        return self._request(
+            "videos.update", "PUT", "/videos", {"part": "snippet"}, {"id": video_id, "snippet": snippet}
+        )
 
     def caption_tracks(self, video_id: str) -> list[dict[str, Any]]:
         return self._get("captions.list", "/captions", {"part": "snippet", "videoId": video_id}).get("items", [])
@@ -134,41 +144,60 @@ class YouTubeClient:
     def _get(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
         return self._request(method, "GET", path, params)
 
-    def _request(self, method: str, http_method: str, path: str, params: dict, body: dict | None = None, raw: bool = False):
+    def _request(
+        self,
+        method: str,
+        http_method: str,
+        path: str,
+        params: dict[str, Any],
+        body: dict[str, Any] | None = None,
+        raw: bool = False,
+    ) -> Any:  # the decoded JSON body, or the body's text when raw
         refreshed = False
         attempt = 0
         while True:
             permit = self._breaker.allow() if self._breaker else None  # CircuitOpen ends the job's attempt
+            started = time.perf_counter()
             try:
                 response = self._send(method, http_method, path, params, body)
             except requests.RequestException as exc:
+                metrics.external_call("youtube", "connection_error", time.perf_counter() - started)
                 error = YouTubeError(0, "networkError", type(exc).__name__)
                 self._answered(Call(method, 0, 0))
                 _report(permit, error)
             else:
-                _report(permit, None if response.ok else parse_error(response))
-                if response.ok:
-                    self._answered(Call(method, COSTS[method], response.status_code))
+                answer_error = None if response.ok else parse_error(response)
+                metrics.external_call("youtube", _outcome(answer_error), time.perf_counter() - started)
+                _report(permit, answer_error)
+                if answer_error is None:
+                    self._answered(Call(method, self._costs[method], response.status_code))
                     return response.text if raw else response.json()
-                error = parse_error(response)
-                self._answered(Call(method, charged_units(method, error), response.status_code))
+                error = answer_error
+                self._answered(Call(method, charged_units(self._costs[method], error), response.status_code))
                 if error.status == 401 and not refreshed:
                     refreshed = True
                     self._token_source(True)
                     continue
-            if not error.retryable or attempt >= self._max_retries:
+            retryable = error.retryable or (self._retry_quota and isinstance(error, QuotaExceeded))
+            if not retryable or attempt >= self._max_retries:
                 raise error
             self._sleep(min(30.0, self._backoff * 2**attempt) * (0.5 + random.random() / 2))
             attempt += 1
 
     def _answered(self, call: Call) -> None:
         if call.method not in PREPAID:  # a prepaid write is in the ledger already
-            self._on_call(call)
+            self._charged(call)
 
-    def _send(self, method: str, http_method: str, path: str, params: dict, body: dict | None) -> requests.Response:
+    def _charged(self, call: Call) -> None:
+        metrics.youtube_units(call.method, call.units)
+        self._on_call(call)
+
+    def _send(
+        self, method: str, http_method: str, path: str, params: dict[str, Any], body: dict[str, Any] | None
+    ) -> requests.Response:
         token = self._token_source(False)
         if method in PREPAID:
-            self._on_call(Call(method, COSTS[method], 0))
+            self._charged(Call(method, self._costs[method], 0))
         return self._session.request(
             http_method,
             self.base_url + path,
@@ -179,13 +208,26 @@ class YouTubeClient:
         )
 
 
+def _outcome(error: YouTubeError | None) -> str:
+    """A few fixed words for the metrics (never the reason text Google sent)."""
+    if error is None:
+        return "ok"
+    if isinstance(error, QuotaExceeded):
+        return "quota_exceeded"
+    if isinstance(error, AuthError):
+        return "auth_error"
+    if error.status >= 500:
+        return "server_error"
+    return "rate_limited" if error.retryable else "client_error"
+
+
 def counts_as_failure(error: BaseException) -> bool:
     """For the breaker: YouTube unwell (5xx, rate limiting, no answer), not
     a request of ours it refused (4xx, quota)."""
     return isinstance(error, YouTubeError) and error.retryable
 
 
-def _report(permit, error: YouTubeError | None) -> None:
+def _report(permit: Permit | None, error: YouTubeError | None) -> None:
     if permit is None:
         return
     if error is None:
@@ -194,14 +236,14 @@ def _report(permit, error: YouTubeError | None) -> None:
         permit.failure(error)
 
 
-def charged_units(method: str, error: YouTubeError) -> int:
-    """What a failed call costs: a request YouTube processed and refused
-    (400, 403 forbidden, 404) costs like a good one; one it could not
+def charged_units(units: int, error: YouTubeError) -> int:
+    """What a failed call of ``units`` costs: a request YouTube processed and
+    refused (400, 403 forbidden, 404) costs like a good one; one it could not
     serve (5xx), could not authenticate, or refused for quota or rate
     (quotaExceeded, rateLimitExceeded) costs nothing."""
     if error.status >= 500 or error.status in (0, 401) or isinstance(error, QuotaExceeded) or error.retryable:
         return 0
-    return COSTS[method]
+    return units
 
 
 def parse_error(response: requests.Response) -> YouTubeError:

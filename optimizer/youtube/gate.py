@@ -5,8 +5,8 @@ limits (``<`` or ``>``, a title over 100 characters, ...), and the refusal
 still costs its 50 units, plus the videos.list read before it. So every
 path that ends in a write calls ``check_writable`` before the quota is
 touched: Apply on the review panel, Apply accepted on a batch, "Apply my
-version" after a conflict (all through ``decisions.send_to_apply``),
-Restore (``versions.create_restore``), and the apply job itself, which any
+version" after a conflict (all through ``suggestions.send_to_apply``),
+Restore (``video_history.create_restore``), and the apply job itself, which any
 later path (an automatic restore) goes through too. The client checks the
 snippet once more right before the PUT, as the last line.
 """
@@ -40,5 +40,8 @@ def approved_metadata(suggestion: dict[str, Any]) -> tuple[str, str, list[str]]:
     title = suggestion["approved_title"] or suggestion["titles"][suggestion["chosen_title"]]["title"]
     description = suggestion["approved_description"]
     tags = suggestion["approved_tags"]
-    return (title, suggestion["description"] if description is None else description,
-            list(suggestion["tags"] if tags is None else tags))
+    return (
+        title,
+        suggestion["description"] if description is None else description,
+        list(suggestion["tags"] if tags is None else tags),
+    )

@@ -11,9 +11,22 @@ _DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
 
 # The columns sync writes, in the order video_row() returns them.
 VIDEO_COLUMNS = (
-    "channel_id", "youtube_video_id", "title", "description", "tags", "category_id",
-    "default_language", "default_audio_language", "published_at", "duration_seconds",
-    "thumbnail_url", "privacy_status", "view_count", "like_count", "comment_count", "etag",
+    "channel_id",
+    "youtube_video_id",
+    "title",
+    "description",
+    "tags",
+    "category_id",
+    "default_language",
+    "default_audio_language",
+    "published_at",
+    "duration_seconds",
+    "thumbnail_url",
+    "privacy_status",
+    "view_count",
+    "like_count",
+    "comment_count",
+    "etag",
 )
 
 METADATA_FIELDS = ("title", "description", "tags", "category_id", "default_language", "default_audio_language")
@@ -43,7 +56,7 @@ def _count(stats: dict[str, Any], key: str) -> int:
         return 0
 
 
-def video_row(channel_id: int, item: dict[str, Any]) -> tuple:
+def video_row(channel_id: int, item: dict[str, Any]) -> tuple[Any, ...]:
     snippet = item.get("snippet", {})
     stats = item.get("statistics", {})
     return (
@@ -66,7 +79,7 @@ def video_row(channel_id: int, item: dict[str, Any]) -> tuple:
     )
 
 
-def metadata_of_row(row: tuple) -> dict[str, Any]:
+def metadata_of_row(row: tuple[Any, ...]) -> dict[str, Any]:
     values = dict(zip(VIDEO_COLUMNS, row, strict=True))
     return {field: values[field] for field in METADATA_FIELDS}
 

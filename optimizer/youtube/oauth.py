@@ -6,7 +6,7 @@ revoke. Endpoints come from the GOOGLE_OAUTH_* settings.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,7 +111,7 @@ def revoke(cfg: GoogleOAuthConfig, token: str) -> bool:
     return response.ok or response.status_code == 400
 
 
-def _token_call(call, session: OAuth2Session) -> dict[str, Any]:
+def _token_call(call: Callable[[OAuth2Session], Mapping[str, Any]], session: OAuth2Session) -> dict[str, Any]:
     try:
         token = dict(call(session))
     except OAuthError as exc:

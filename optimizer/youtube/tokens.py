@@ -16,7 +16,7 @@ from typing import Any
 from optimizer.youtube import oauth
 from reliability import audit
 from reliability.crypto import TokenCipher
-from reliability.db import transaction
+from reliability.db import Cursor, Row, transaction
 from reliability.errors import AppError
 
 REFRESH_MARGIN_S = 120  # refresh this long before Google says it expires
@@ -28,7 +28,7 @@ class ChannelDisconnected(AppError):
     message = "This channel is no longer connected to YouTube. Reconnect it from the channel page."
 
 
-def store_tokens(cur, channel_id: int, token: dict[str, Any], cipher: TokenCipher) -> None:
+def store_tokens(cur: Cursor, channel_id: int, token: dict[str, Any], cipher: TokenCipher) -> None:
     """Insert or replace the channel's tokens (in the caller's transaction).
     A token answer without a refresh token keeps the stored one."""
     refresh_enc = cipher.encrypt(token["refresh_token"]) if token.get("refresh_token") else None
@@ -41,15 +41,57 @@ def store_tokens(cur, channel_id: int, token: dict[str, Any], cipher: TokenCiphe
                expires_at = EXCLUDED.expires_at,
                scopes = EXCLUDED.scopes,
                updated_at = now()""",
-        (channel_id, cipher.encrypt(token["access_token"]), refresh_enc, int(token["expires_at"]), token.get("scope", "")),
+        (
+            channel_id,
+            cipher.encrypt(token["access_token"]),
+            refresh_enc,
+            int(token["expires_at"]),
+            token.get("scope", ""),
+        ),
     )
 
 
-def mark_disconnected(cur, channel_id: int, reason: str) -> None:
-    cur.execute("UPDATE channels SET status = 'disconnected', updated_at = now() WHERE id = %s AND NOT is_demo", (channel_id,))
+def mark_disconnected(
+    cur: Cursor, channel_id: int, reason: str, *, actor_id: int | None = None, actor_email: str | None = None
+) -> None:
+    """Disconnected and its tokens forgotten, audited with ``reason`` ('user'
+    when a member pressed Disconnect: the channel page words the two apart)."""
+    cur.execute(
+        "UPDATE channels SET status = 'disconnected', updated_at = now() WHERE id = %s AND NOT is_demo", (channel_id,)
+    )
     cur.execute("DELETE FROM oauth_tokens WHERE channel_id = %s", (channel_id,))
-    audit.record(cur, "channel.disconnected", actor_id=None, target_type="channel", target_id=channel_id,
-                 details={"reason": reason})
+    audit.record(
+        cur,
+        "channel.disconnected",
+        actor_id=actor_id,
+        actor_email=actor_email,
+        target_type="channel",
+        target_id=channel_id,
+        details={"reason": reason},
+    )
+
+
+def locked_encrypted_tokens(cur: Cursor, channel_id: int) -> dict[str, Any] | None:
+    """The channel's encrypted tokens, locked until the caller's transaction ends."""
+    cur.execute(
+        "SELECT refresh_token_enc, access_token_enc FROM oauth_tokens WHERE channel_id = %s FOR UPDATE",
+        (channel_id,),
+    )
+    return cur.fetchone()
+
+
+def all_locked_encrypted_tokens(cur: Cursor) -> list[dict[str, Any]]:
+    """Every channel's encrypted tokens, locked (key rotation rewrites them all)."""
+    cur.execute("SELECT channel_id, access_token_enc, refresh_token_enc FROM oauth_tokens FOR UPDATE")
+    return cur.fetchall()
+
+
+def replace_encrypted_tokens(cur: Cursor, channel_id: int, access_enc: str, refresh_enc: str | None) -> None:
+    cur.execute(
+        "UPDATE oauth_tokens SET access_token_enc = %s, refresh_token_enc = %s, updated_at = now() "
+        "WHERE channel_id = %s",
+        (access_enc, refresh_enc, channel_id),
+    )
 
 
 class ChannelTokenSource:
@@ -85,12 +127,14 @@ class ChannelTokenSource:
                 return "no tokens stored"
             expires_at = float(row["expires_at"])
             fresh_enough = expires_at - time.time() > REFRESH_MARGIN_S
-            if fresh_enough and not (force_refresh and self._access_token == self._cipher.decrypt(row["access_token_enc"])):
+            if fresh_enough and not (
+                force_refresh and self._access_token == self._cipher.decrypt(row["access_token_enc"])
+            ):
                 self._remember(self._cipher.decrypt(row["access_token_enc"]), expires_at)
                 return None
             return self._refresh(cur, row)
 
-    def _refresh(self, cur, row) -> str | None:
+    def _refresh(self, cur: Cursor, row: Row) -> str | None:
         if not row["refresh_token_enc"] or self._oauth is None:
             mark_disconnected(cur, self.channel_id, "no refresh token")
             return "no refresh token"

@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from optimizer.youtube.client import YouTubeClient, YouTubeError
+from reliability.db import Cursor
 
 # A video without captions may get some: look again after a week.
 RECHECK_AFTER = timedelta(days=7)
@@ -50,7 +51,9 @@ def choose_track(tracks: list[dict[str, Any]], video_language: str | None) -> di
 
 def srt_to_text(srt: str) -> str:
     """SRT cues to lines of ``[h:mm:ss] text`` (tags and numbering dropped)."""
-    lines, stamp, cue = [], None, []
+    lines: list[str] = []
+    stamp: str | None = None
+    cue: list[str] = []
     for raw in srt.splitlines() + [""]:
         line = raw.strip()
         match = _SRT_TIME.match(line)
@@ -84,7 +87,7 @@ def fetch_transcript(client: YouTubeClient, youtube_video_id: str, video_languag
     return Transcript(language=snippet.get("language"), source=source, text=srt_to_text(body))
 
 
-def store_transcript(cur, video_id: int, transcript: Transcript) -> None:
+def store_transcript(cur: Cursor, video_id: int, transcript: Transcript) -> None:
     cur.execute(
         """INSERT INTO transcripts (video_id, language, source, text) VALUES (%s, %s, %s, %s)
            ON CONFLICT (video_id) DO UPDATE SET language = EXCLUDED.language, source = EXCLUDED.source,
@@ -93,17 +96,33 @@ def store_transcript(cur, video_id: int, transcript: Transcript) -> None:
     )
 
 
-def count_to_fetch(cur, channel: dict[str, Any], video_ids: list[int]) -> int:
+def count_to_fetch(cur: Cursor, channel: dict[str, Any], video_ids: list[int]) -> int:
     """How many of these videos an optimization would fetch a transcript for
     (each one costs ``quota.TRANSCRIPT_UNITS``): none stored yet, or found
     missing more than ``RECHECK_AFTER`` ago. Only a connected channel fetches."""
+    return count_to_fetch_and_when_it_changes(cur, channel, video_ids)[0]
+
+
+def count_to_fetch_and_when_it_changes(
+    cur: Cursor, channel: dict[str, Any], video_ids: list[int]
+) -> tuple[int, float | None]:
+    """``count_to_fetch``, and in how many seconds the count changes with
+    nothing written: when the first video found without captions is due to
+    be looked at again; None if only a change to the rows can change it
+    (the channel page keeps the count until then: webapp/channels/showing.py).
+    Seconds from the database's own clock, so no clock skew between hosts."""
     if channel["is_demo"] or channel["status"] != "connected" or not video_ids:
-        return 0
+        return 0, None
     cur.execute(
-        """SELECT count(*) AS n FROM videos v LEFT JOIN transcripts t ON t.video_id = v.id
-           WHERE v.id = ANY(%s) AND v.channel_id = %s
-             AND nullif(t.text, '') IS NULL
-             AND NOT (t.source IS NOT DISTINCT FROM 'none' AND t.fetched_at > now() - %s)""",
-        (video_ids, channel["id"], RECHECK_AFTER),
+        """SELECT count(*) FILTER (WHERE nullif(t.text, '') IS NULL
+                                   AND NOT (t.source IS NOT DISTINCT FROM 'none'
+                                            AND t.fetched_at > now() - %(recheck)s)) AS n,
+                  extract(epoch FROM min(t.fetched_at + %(recheck)s - now())
+                                     FILTER (WHERE nullif(t.text, '') IS NULL AND t.source = 'none'
+                                               AND t.fetched_at > now() - %(recheck)s)) AS changes_in
+           FROM videos v LEFT JOIN transcripts t ON t.video_id = v.id
+           WHERE v.id = ANY(%(ids)s) AND v.channel_id = %(channel)s""",
+        {"recheck": RECHECK_AFTER, "ids": video_ids, "channel": channel["id"]},
     )
-    return int(cur.fetchone()["n"])
+    row = cur.fetchone()
+    return int(row["n"]), None if row["changes_in"] is None else float(row["changes_in"])

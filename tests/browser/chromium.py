@@ -25,8 +25,10 @@ from pathlib import Path
 
 NAMES_ON_PATH = ("chromium", "chromium-browser", "google-chrome-stable", "google-chrome")
 INSTALL_TIMEOUT_S = 900
-HOW_TO_GET_ONE = ("install one (apt-get install chromium, or {python} -m playwright install chromium), "
-                  "point CHROMIUM_PATH at one, or set SKIP_BROWSER_TESTS=1 to skip the browser tests")
+HOW_TO_GET_ONE = (
+    "install one (apt-get install chromium, or {python} -m playwright install chromium), "
+    "point CHROMIUM_PATH at one, or set SKIP_BROWSER_TESTS=1 to skip the browser tests"
+)
 
 
 class NoBrowser(Exception):
@@ -73,9 +75,17 @@ def _playwright_chromium() -> str | None:
 def _quietly(command: list[str]) -> bool:
     """Run an installer step, its output kept out of the way; True if it worked."""
     try:
-        return subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=INSTALL_TIMEOUT_S, env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
-                              check=False).returncode == 0
+        return (
+            subprocess.run(
+                command,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                timeout=INSTALL_TIMEOUT_S,
+                env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"},
+                check=False,
+            ).returncode
+            == 0
+        )
     except (OSError, subprocess.TimeoutExpired):
         return False
 

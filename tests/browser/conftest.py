@@ -61,6 +61,8 @@ def pytest_collection_modifyitems(config, items):
     ours = [item for item in items if HERE in Path(str(item.path)).resolve().parents]
     for item in ours:
         item.add_marker(pytest.mark.browser)
+        # Under pytest-xdist (--dist loadgroup) all in one worker: one gunicorn, one Chromium.
+        item.add_marker(pytest.mark.xdist_group("browser"))
     if not ours:
         return
     if skip_requested():
@@ -170,12 +172,22 @@ def _start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Pop
     for _attempt in range(3):
         port = _free_port()
         url = f"http://127.0.0.1:{port}"
-        server_env = {**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "WEB_CONCURRENCY": "1",
-                      "GUNICORN_THREADS": "8", "GUNICORN_MAX_REQUESTS": "0"}
+        server_env = {
+            **env,
+            "GUNICORN_BIND": f"127.0.0.1:{port}",
+            "WEB_CONCURRENCY": "1",
+            "GUNICORN_THREADS": "8",
+            "GUNICORN_MAX_REQUESTS": "0",
+        }
         with log_path.open("ab") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-                                    cwd=ROOT, env=server_env, stdout=log, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+                cwd=ROOT,
+                env=server_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and proc.poll() is None:
             try:
@@ -190,8 +202,14 @@ def _start_gunicorn(env: dict[str, str], log_path: Path) -> tuple[subprocess.Pop
 
 def _start_worker(env: dict[str, str], log_path: Path) -> subprocess.Popen:
     with log_path.open("ab") as log:
-        return subprocess.Popen([sys.executable, "-m", "jobs.worker"], cwd=ROOT, env=env, stdout=log,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "jobs.worker"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
 
 @pytest.fixture(scope="package")
@@ -207,8 +225,14 @@ def live_server(live_config, tmp_path_factory) -> Iterator[LiveServer]:
     except BaseException:
         _stop(worker, timeout=10)
         raise
-    live = LiveServer(url=url, config=live_config, server=server, worker=worker,
-                      server_log=logs / "server.log", worker_log=logs / "worker.log")
+    live = LiveServer(
+        url=url,
+        config=live_config,
+        server=server,
+        worker=worker,
+        server_log=logs / "server.log",
+        worker_log=logs / "worker.log",
+    )
     try:
         yield live
     finally:
@@ -227,12 +251,23 @@ def cdn_server_url(live_server, tmp_path_factory) -> Iterator[str]:
         _stop(server)
 
 
+def _let_jobs_finish(live_server: LiveServer, timeout_s: float = 15) -> None:
+    """Let the worker finish what this test queued before the next test empties
+    the tables under it (a job still writing then deadlocks with the cleanup,
+    or writes into the next test's data). Not an assertion: a test that leaves
+    a job stuck on purpose still ends."""
+    deadline = time.monotonic() + timeout_s
+    while live_server.pending_jobs() and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 @pytest.fixture
 def live(live_server, clean_state, fake_anthropic, fake_serpapi) -> Iterator[LiveServer]:
     """The live server for one test: empty tables and Redis before it, both
     processes checked alive, the fakes back to their defaults after it."""
     live_server.check_alive()
     yield live_server
+    _let_jobs_finish(live_server)
     fake_anthropic.respond_with(None)
     fake_anthropic.reset_counters()
     fake_anthropic.latency_s = 0.0

@@ -33,9 +33,25 @@ from jobs.runtime import QUEUES
 from tests.helpers import STRONG_PASSWORD
 
 __all__ = [
-    "CHROMIUM_ARGS", "CSRF_HEADER", "STRONG_PASSWORD", "LiveServer", "PageWatch", "connect_youtube_channel",
-    "csrf_token", "demo_channel", "login", "open_video", "placeholder_png", "register", "reload_until",
-    "serve_youtube_images", "take_screenshot", "unique_email", "video_links", "video_table", "wait_until",
+    "CHROMIUM_ARGS",
+    "CSRF_HEADER",
+    "STRONG_PASSWORD",
+    "LiveServer",
+    "PageWatch",
+    "connect_youtube_channel",
+    "csrf_token",
+    "demo_channel",
+    "login",
+    "open_video",
+    "placeholder_png",
+    "register",
+    "reload_until",
+    "serve_youtube_images",
+    "take_screenshot",
+    "unique_email",
+    "video_links",
+    "video_table",
+    "wait_until",
 ]
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -76,8 +92,10 @@ class LiveServer:
         """Jobs queued or running on any of the worker's queues."""
         connection = redis.Redis.from_url(self.config["REDIS_URL"])
         try:
-            return sum(Queue(name, connection=connection).count + StartedJobRegistry(name, connection=connection).count
-                       for name in QUEUES)
+            return sum(
+                Queue(name, connection=connection).count + StartedJobRegistry(name, connection=connection).count
+                for name in QUEUES
+            )
         finally:
             connection.close()
 
@@ -89,8 +107,15 @@ class LiveServer:
     wait_for_worker = wait_for_jobs
 
 
-def wait_until(condition: Callable[[], object], timeout: float, what: str, *, interval: float = 0.1,
-               on_timeout: Callable[[], str] | None = None, page: Page | None = None):
+def wait_until(
+    condition: Callable[[], object],
+    timeout: float,
+    what: str,
+    *,
+    interval: float = 0.1,
+    on_timeout: Callable[[], str] | None = None,
+    page: Page | None = None,
+):
     """Poll ``condition()`` until it returns something truthy; returns it.
     Give ``page`` when the condition reads what the page reports (its URL,
     a PageWatch): Playwright delivers a page's events only while it is

@@ -50,9 +50,11 @@ def test_a_batch_of_five_accepted_and_applied_together(page, live, watch, shot):
     page.goto(f"/channels/{channel_id}")
     dashboard = page.get_by_role("region", name="Channel summary")
     expect(dashboard.locator("article").filter(has_text="applied this month")).to_have_text(
-        re.compile(r"^\s*5\s*changes applied this month"))
+        re.compile(r"^\s*5\s*changes applied this month")
+    )
     expect(dashboard.locator("article").filter(has_text="waiting for a decision")).to_have_text(
-        re.compile(r"^\s*0\s*suggestions waiting for a decision"))
+        re.compile(r"^\s*0\s*suggestions waiting for a decision")
+    )
     watch.assert_clean()
 
 
@@ -67,8 +69,11 @@ def test_at_phone_width_each_row_shows_its_state_and_decision(page, live, watch)
     expect(page.get_by_text("Done: 1 suggestion ready.")).to_be_visible(timeout=JOB_TIMEOUT_MS)
 
     row = page.locator("table.batch-table tbody tr").first
-    for cell in (row.locator(".state"), row.get_by_role("button", name=re.compile(r"^Accept:")),
-                 row.get_by_role("button", name=re.compile(r"^Reject:"))):
+    for cell in (
+        row.locator(".state"),
+        row.get_by_role("button", name=re.compile(r"^Accept:")),
+        row.get_by_role("button", name=re.compile(r"^Reject:")),
+    ):
         expect(cell).to_be_visible()
         box = cell.bounding_box()  # where it is drawn, without scrolling the table sideways
         assert box and box["x"] >= 0 and box["x"] + box["width"] <= 390, box

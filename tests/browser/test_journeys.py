@@ -101,7 +101,9 @@ def test_register_optimize_apply_compare_and_restore(page, live, watch, shot, fa
     expect(panel.get_by_text("YouTube allows 100")).to_be_visible()
     title_box.fill(EDITED_TITLE)
     expect(panel.get_by_text("Within YouTube's limits.")).to_be_visible()
-    expect(panel.get_by_role("insertion").filter(has_text="Weeknight").first).to_be_visible()  # the diff against the current title
+    expect(
+        panel.get_by_role("insertion").filter(has_text="Weeknight").first
+    ).to_be_visible()  # the diff against the current title
     shot(page, "review")
     panel.get_by_role("button", name="Apply to YouTube").click()
     # The panel follows the apply job by itself and reloads the page when the change has landed.
@@ -146,7 +148,11 @@ def test_connect_button_reaches_google_and_comes_back_connected(page, live, watc
 
     page.get_by_role("button", name="Connect a YouTube channel").click()
     # Google's fake consents at once and sends the browser back to the app's callback.
-    wait_until(lambda: re.search(r"/channels/\d+", page.url) or watch.console_errors, 15, "the channel page or an error",
-               page=page)
+    wait_until(
+        lambda: re.search(r"/channels/\d+", page.url) or watch.console_errors,
+        15,
+        "the channel page or an error",
+        page=page,
+    )
     watch.assert_clean()
     expect(page.get_by_role("heading", level=1)).to_have_text("Button Kitchen")

@@ -167,8 +167,9 @@ def test_a_post_without_the_csrf_token_is_refused_and_changes_nothing(logged_in_
     missing = page.request.post("/channels/demo", max_redirects=0)
     assert missing.status == 400
     assert "did not come from this site" in missing.text()
-    forged = page.request.post("/channels/demo", form={"csrf_token": "forged"}, headers={CSRF_HEADER: "forged"},
-                               max_redirects=0)
+    forged = page.request.post(
+        "/channels/demo", form={"csrf_token": "forged"}, headers={CSRF_HEADER: "forged"}, max_redirects=0
+    )
     assert forged.status == 400
     expect(_channel_rows(page)).to_have_count(0)
 

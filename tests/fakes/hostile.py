@@ -170,14 +170,30 @@ PHONES = (
 BENIGN = ("node.js", "C++", "vue.js tips", "3.5 stars", "v2.0", "5:30 am", "1,000,000 views", "<3", "2 < 3")
 
 TOPICS = {
-    "sourdough": ("Today we're baking sourdough bread from scratch.", "Feed the starter the night before.",
-                  "Fold the dough every thirty minutes.", "Bake it covered for the first twenty minutes."),
-    "guitar": ("Let's learn three easy guitar chords.", "Keep your thumb behind the neck.",
-               "Strum slowly before you speed up.", "Practice the change between G and C."),
-    "budget travel": ("This is how I travel on a small budget.", "Book the train two weeks ahead.",
-                      "Pack light so you never pay for luggage.", "Eat where the locals eat."),
-    "python": ("We build a small web scraper in Python.", "Install the library in a virtual environment.",
-               "Read the page and pick out the headlines.", "Save the results to a file."),
+    "sourdough": (
+        "Today we're baking sourdough bread from scratch.",
+        "Feed the starter the night before.",
+        "Fold the dough every thirty minutes.",
+        "Bake it covered for the first twenty minutes.",
+    ),
+    "guitar": (
+        "Let's learn three easy guitar chords.",
+        "Keep your thumb behind the neck.",
+        "Strum slowly before you speed up.",
+        "Practice the change between G and C.",
+    ),
+    "budget travel": (
+        "This is how I travel on a small budget.",
+        "Book the train two weeks ahead.",
+        "Pack light so you never pay for luggage.",
+        "Eat where the locals eat.",
+    ),
+    "python": (
+        "We build a small web scraper in Python.",
+        "Install the library in a virtual environment.",
+        "Read the page and pick out the headlines.",
+        "Save the results to a file.",
+    ),
 }
 SERIALS = ("Episode 124", "#132", "Part 3", "Ep. 12", "Day 5", "S2E5", "Vol. 2")
 
@@ -217,9 +233,7 @@ _URL_RES = (
     re.compile(rf"\b[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9-]+)*\.(?:{_TLDS})\b(?!\.\w)", re.IGNORECASE),
     re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b"),  # an IPv4 address
 )
-_EMAIL_RE = re.compile(
-    r"[\w.+-]+\s*(?:@|\(at\)|\[at\])\s*[\w-]+(?:\s*(?:\.|\(dot\)|\[dot\])\s*[\w-]+)+", re.IGNORECASE
-)
+_EMAIL_RE = re.compile(r"[\w.+-]+\s*(?:@|\(at\)|\[at\])\s*[\w-]+(?:\s*(?:\.|\(dot\)|\[dot\])\s*[\w-]+)+", re.IGNORECASE)
 _PHONE_RE = re.compile(r"(?<![\w+])(?:\+|00)?\(?\d[\d().\- \u00a0]{6,}\d(?![\w])")
 
 
@@ -269,8 +283,11 @@ def email_key(email: str) -> str:
 
 def personal_data(text: str) -> dict[str, set[str]]:
     """URLs, emails and phone numbers in ``text``, each as a comparable key."""
-    return {"url": {url_key(u) for u in url_hits(text)}, "email": {email_key(e) for e in email_hits(text)},
-            "phone": set(phone_hits(text))}
+    return {
+        "url": {url_key(u) for u in url_hits(text)},
+        "email": {email_key(e) for e in email_hits(text)},
+        "phone": set(phone_hits(text)),
+    }
 
 
 def added_personal_data(new: str, old: str) -> dict[str, set[str]]:
@@ -278,8 +295,9 @@ def added_personal_data(new: str, old: str) -> dict[str, set[str]]:
     before, old_plain = personal_data(old), normalise(old).lower()
     added = {}
     for kind, keys in personal_data(new).items():
-        extra = {k for k in keys if k not in before[kind] and k not in old_plain
-                 and not any(k in b for b in before[kind])}
+        extra = {
+            k for k in keys if k not in before[kind] and k not in old_plain and not any(k in b for b in before[kind])
+        }
         if extra:
             added[kind] = extra
     return added
@@ -301,9 +319,16 @@ def _cased(text: str) -> st.SearchStrategy[str]:
 
 def hostile_bit(topic_word: str) -> st.SearchStrategy[str]:
     """One hostile fragment, sometimes wrapped in ordinary words of the topic."""
-    bare = st.one_of(instruction, markup, url, email, phone,
-                     email.map(lambda e: f"email me at {e}"), phone.map(lambda p: f"call {p} today"),
-                     url.map(lambda u: f"get the {topic_word} kit at {u}"))
+    bare = st.one_of(
+        instruction,
+        markup,
+        url,
+        email,
+        phone,
+        email.map(lambda e: f"email me at {e}"),
+        phone.map(lambda p: f"call {p} today"),
+        url.map(lambda u: f"get the {topic_word} kit at {u}"),
+    )
     return st.one_of(bare, bare.map(lambda b: f"{topic_word} {b}"), bare.map(lambda b: f"{b} {topic_word}"))
 
 
@@ -318,7 +343,10 @@ def transcript(draw, topic_word: str) -> str:
 
 def _tag_pool(topic_word: str) -> st.SearchStrategy[str]:
     return st.one_of(
-        _cased(topic_word), _cased(f"{topic_word} tips"), st.sampled_from(BENIGN), hostile_bit(topic_word),
+        _cased(topic_word),
+        _cased(f"{topic_word} tips"),
+        st.sampled_from(BENIGN),
+        hostile_bit(topic_word),
         st.text(st.characters(codec="utf-8", categories=("L", "N", "Zs")), min_size=90, max_size=140),  # over-long
     )
 
@@ -329,13 +357,17 @@ def creator(draw, topic_word: str) -> dict:
     their own contact line (email, link, maybe a phone): it must be kept,
     and those are the only URL, email and phone a suggestion may show."""
     own_email = draw(st.sampled_from(("hello@maya-bakes.com", "booking@guitarwithsam.net", "team@nomadnotes.org")))
-    own_site = draw(st.sampled_from(("https://maya-bakes.com/shop", "https://www.patreon.com/samplays",
-                                     "instagram.com/nomadnotes")))
+    own_site = draw(
+        st.sampled_from(("https://maya-bakes.com/shop", "https://www.patreon.com/samplays", "instagram.com/nomadnotes"))
+    )
     own_phone = draw(st.sampled_from(("", " | +1 (212) 555-0147", " | 0161 496 0018")))
     contact = f"Business enquiries: {own_email} | {own_site}{own_phone}"
     serial = draw(st.sampled_from(("", *SERIALS)))
-    title = draw(st.sampled_from((f"My {topic_word} routine", f"{topic_word.title()} for beginners",
-                                  f"How I learned {topic_word} 🎉"))) + (f" | {serial}" if serial else "")
+    title = draw(
+        st.sampled_from(
+            (f"My {topic_word} routine", f"{topic_word.title()} for beginners", f"How I learned {topic_word} 🎉")
+        )
+    ) + (f" | {serial}" if serial else "")
     intro = draw(st.sampled_from(TOPICS[topic_word]))
     credits = "Music: Lakey Inspired (CC BY 3.0)"
     lines = [intro, "", contact, credits, f"#{topic_word.replace(' ', '')}"]
@@ -346,9 +378,16 @@ def creator(draw, topic_word: str) -> dict:
 def autocomplete(topic_word: str) -> st.SearchStrategy[list[str]]:
     """SerpAPI autocomplete values: real-looking phrases, HTML, links, PII,
     instructions, and the same phrase in several casings."""
-    return st.lists(st.one_of(_cased(f"{topic_word} for beginners"), _cased(topic_word),
-                              hostile_bit(topic_word), markup.map(lambda m: f"<b>{topic_word}</b> {m}")),
-                    min_size=1, max_size=10)
+    return st.lists(
+        st.one_of(
+            _cased(f"{topic_word} for beginners"),
+            _cased(topic_word),
+            hostile_bit(topic_word),
+            markup.map(lambda m: f"<b>{topic_word}</b> {m}"),
+        ),
+        min_size=1,
+        max_size=10,
+    )
 
 
 def result_titles(topic_word: str) -> st.SearchStrategy[list[str]]:
@@ -365,11 +404,15 @@ def _short(text: str, limit: int = 100) -> str:
 @st.composite
 def claude_answer(draw, topic_word: str, contact_line: str) -> dict:
     """A tool answer as Claude might send it after reading hostile input."""
-    title = st.one_of(st.just(f"{topic_word.title()} Made Easy"), hostile_bit(topic_word),
-                      hostile_bit(topic_word).map(lambda b: f"{topic_word.title()}: {b}"))
+    title = st.one_of(
+        st.just(f"{topic_word.title()} Made Easy"),
+        hostile_bit(topic_word),
+        hostile_bit(topic_word).map(lambda b: f"{topic_word.title()}: {b}"),
+    )
     titles = [{"title": _short(t), "rationale": "r"} for t in draw(st.lists(title, min_size=3, max_size=3))]
-    body = draw(st.lists(st.one_of(st.sampled_from(TOPICS[topic_word]), hostile_bit(topic_word)),
-                         min_size=1, max_size=8))
+    body = draw(
+        st.lists(st.one_of(st.sampled_from(TOPICS[topic_word]), hostile_bit(topic_word)), min_size=1, max_size=8)
+    )
     # Claude sees the creator's email as a placeholder and is told to leave that
     # line out; it may also copy the line, or the placeholder, regardless.
     copied = draw(st.sampled_from((contact_line, None, re.sub(r"\S+@\S+", "[email removed]", contact_line))))
@@ -379,8 +422,10 @@ def claude_answer(draw, topic_word: str, contact_line: str) -> dict:
         body.insert(0, "Padding. " * draw(st.integers(100, 700)))  # past 5,000 bytes sometimes
     repeated = [topic_word, topic_word.upper(), topic_word.title(), f"{topic_word} ", f"<{topic_word}>"]
     tags = draw(st.lists(_tag_pool(topic_word), min_size=0, max_size=25)) + repeated
-    chapters = [{"start": f"{i}:00", "title": t} for i, t in
-                enumerate(draw(st.lists(st.one_of(st.just("Intro"), hostile_bit(topic_word)), max_size=5)))]
+    chapters = [
+        {"start": f"{i}:00", "title": t}
+        for i, t in enumerate(draw(st.lists(st.one_of(st.just("Intro"), hostile_bit(topic_word)), max_size=5)))
+    ]
     return {
         "titles": titles,
         "description": "\n".join(body),
@@ -396,8 +441,13 @@ def claude_answer(draw, topic_word: str, contact_line: str) -> dict:
 def heuristic_case(draw) -> dict:
     """Everything the rule-based engine reads, hostile where outsiders write it."""
     topic_word = draw(topic)
-    return {"topic": topic_word, "creator": draw(creator(topic_word)), "transcript": draw(transcript(topic_word)),
-            "autocomplete": draw(autocomplete(topic_word)), "result_titles": draw(result_titles(topic_word))}
+    return {
+        "topic": topic_word,
+        "creator": draw(creator(topic_word)),
+        "transcript": draw(transcript(topic_word)),
+        "autocomplete": draw(autocomplete(topic_word)),
+        "result_titles": draw(result_titles(topic_word)),
+    }
 
 
 @st.composite
@@ -405,5 +455,9 @@ def claude_case(draw) -> dict:
     """A creator's video and the hostile answer Claude gives for it."""
     topic_word = draw(topic)
     owner = draw(creator(topic_word))
-    return {"topic": topic_word, "creator": owner, "transcript": draw(transcript(topic_word)),
-            "answer": draw(claude_answer(topic_word, owner["contact_line"]))}
+    return {
+        "topic": topic_word,
+        "creator": owner,
+        "transcript": draw(transcript(topic_word)),
+        "answer": draw(claude_answer(topic_word, owner["contact_line"])),
+    }

@@ -34,6 +34,8 @@ def pytest_collection_modifyitems(config, items):
         if here in Path(item.fspath).parents:
             item.add_marker(pytest.mark.faults)
             item.add_marker(pytest.mark.slow)
+            # Under pytest-xdist (--dist loadgroup) all in one worker: the cases share one pair of servers.
+            item.add_marker(pytest.mark.xdist_group("faults"))
 
 
 @pytest.fixture(scope="session")

@@ -29,9 +29,13 @@ def accept_and_apply(http: requests.Session, stack: AppStack, channel: int, run_
 
 def wait_for_applies_final(database_url: str, run_id: int, timeout: float) -> list[dict]:
     return wait_for_db(
-        database_url, "SELECT id, video_id, status, apply_error FROM suggestions WHERE run_id = %s ORDER BY id",
-        lambda rows: rows and all(r["status"] in FINAL_SUGGESTION_STATES for r in rows), timeout,
-        f"every apply of run {run_id} to finish", (run_id,))
+        database_url,
+        "SELECT id, video_id, status, apply_error FROM suggestions WHERE run_id = %s ORDER BY id",
+        lambda rows: rows and all(r["status"] in FINAL_SUGGESTION_STATES for r in rows),
+        timeout,
+        f"every apply of run {run_id} to finish",
+        (run_id,),
+    )
 
 
 def press_optimize(http: requests.Session, stack: AppStack, channel: int, count: int) -> tuple[requests.Response, dict]:
@@ -41,15 +45,22 @@ def press_optimize(http: requests.Session, stack: AppStack, channel: int, count:
     key = re.search(r'name="idempotency_key" value="([^"]+)"', page).group(1)
     ids = [int(v) for v in re.findall(r'name="video_ids" value="(\d+)"', page)][:count]
     form = {"csrf_token": csrf_from(page), "idempotency_key": key, "video_ids": ids}
-    response = http.post(f"{stack.base_url}/channels/{channel}/optimize", data=form, timeout=30,
-                         allow_redirects=False, headers={"HX-Request": "true"})
+    response = http.post(
+        f"{stack.base_url}/channels/{channel}/optimize",
+        data=form,
+        timeout=30,
+        allow_redirects=False,
+        headers={"HX-Request": "true"},
+    )
     return response, form
 
 
 def assert_ledger_matches(database_url: str, fake_claude) -> None:
     """Every request Claude saw is one settled line of the ledger: none
     missing, none counted twice, none left 'sent'."""
-    rows = sql(database_url, "SELECT outcome, count(*) AS n FROM usage_ledger WHERE service = 'anthropic' GROUP BY outcome")
+    rows = sql(
+        database_url, "SELECT outcome, count(*) AS n FROM usage_ledger WHERE service = 'anthropic' GROUP BY outcome"
+    )
     by_outcome = {r["outcome"]: r["n"] for r in rows}
     assert "sent" not in by_outcome, by_outcome
     assert sum(by_outcome.values()) == fake_claude.total_calls, (by_outcome, fake_claude.total_calls)
@@ -70,16 +81,25 @@ def connect_youtube(http: requests.Session, stack: AppStack, fake_google, owner:
 
 def wait_for_sync_final(database_url: str, channel: int, timeout: float) -> list[dict]:
     """Every sync of the channel, once none is queued or running."""
-    return wait_for_db(database_url, "SELECT id, status, error FROM sync_runs WHERE channel_id = %s ORDER BY id",
-                       lambda rows: rows and all(r["status"] not in ("queued", "running") for r in rows), timeout,
-                       f"the syncs of channel {channel} to finish", (channel,))
+    return wait_for_db(
+        database_url,
+        "SELECT id, status, error FROM sync_runs WHERE channel_id = %s ORDER BY id",
+        lambda rows: rows and all(r["status"] not in ("queued", "running") for r in rows),
+        timeout,
+        f"the syncs of channel {channel} to finish",
+        (channel,),
+    )
 
 
 def assert_videos_whole(database_url: str, channel: int, expected: set[str]) -> None:
     """The channel's videos are exactly ``expected`` (YouTube ids), each with
     one stored version (a sync that resumed wrote nothing twice)."""
-    rows = sql(database_url, """SELECT v.youtube_video_id, count(m.id) AS versions FROM videos v
+    rows = sql(
+        database_url,
+        """SELECT v.youtube_video_id, count(m.id) AS versions FROM videos v
                                 LEFT JOIN metadata_versions m ON m.video_id = v.id
-                                WHERE v.channel_id = %s GROUP BY v.youtube_video_id""", (channel,))
+                                WHERE v.channel_id = %s GROUP BY v.youtube_video_id""",
+        (channel,),
+    )
     assert {r["youtube_video_id"] for r in rows} == expected
     assert {r["versions"] for r in rows} == {1}, [r for r in rows if r["versions"] != 1][:5]

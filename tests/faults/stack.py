@@ -18,7 +18,6 @@ import sys
 import threading
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psutil
 import psycopg2
@@ -26,7 +25,9 @@ import psycopg2.extras
 import redis
 import requests
 
+from reliability.config import database_url_for
 from reliability.embedded import start_postgres, start_redis
+from tests.conftest import empty_database
 from tests.integration.optimize_helpers import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,8 +37,18 @@ SECRET_KEY = "fault-suite-secret-key-that-is-long-enough-0123456789"
 # Inherited from the test session or the caller's shell; each would point a
 # process of the stack at the shared servers or somewhere else.
 _INHERITED_OUT = (
-    "DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL", "SECRET_KEY", "INSTANCE_DIR",
-    "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_BIND", "HOST", "PORT", "FLASK_DEBUG", "ENVIRONMENT",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "TEST_DATABASE_URL",
+    "TEST_REDIS_URL",
+    "SECRET_KEY",
+    "INSTANCE_DIR",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "GUNICORN_BIND",
+    "HOST",
+    "PORT",
+    "FLASK_DEBUG",
+    "ENVIRONMENT",
 )
 # Short heartbeats so that a killed worker's job is found in seconds, not
 # in the production 40 + 30 s; the mechanism is the same.
@@ -63,8 +74,7 @@ class Services:
 
     def start(self) -> Services:
         self.admin_url, self._stop_postgres = start_postgres(self.root / "pg", database="postgres", delete_on_stop=True)
-        parts = urlsplit(self.admin_url)
-        self.database_url = urlunsplit((parts.scheme, parts.netloc, "/" + DATABASE, parts.query, parts.fragment))
+        self.database_url = database_url_for(self.admin_url, DATABASE)
         self.start_redis()
         conn = psycopg2.connect(self.admin_url)
         conn.autocommit = True
@@ -80,9 +90,16 @@ class Services:
         env = {k: v for k, v in os.environ.items() if k not in _INHERITED_OUT}
         env.update(
             PATH=f"{VENV_BIN}{os.pathsep}{env.get('PATH', '/usr/bin:/bin')}",
-            ENVIRONMENT="development", DATABASE_URL=self.database_url, REDIS_URL=self.redis_url,
-            SECRET_KEY=SECRET_KEY, INSTANCE_DIR=str(self.root / "instance"), BCRYPT_ROUNDS="4",
-            ASSETS_FROM_CDN="false", LOG_LEVEL="info", PYTHONUNBUFFERED="1", **FAST_WORKER,
+            ENVIRONMENT="development",
+            DATABASE_URL=self.database_url,
+            REDIS_URL=self.redis_url,
+            SECRET_KEY=SECRET_KEY,
+            INSTANCE_DIR=str(self.root / "instance"),
+            BCRYPT_ROUNDS="4",
+            ASSETS_FROM_CDN="false",
+            LOG_LEVEL="info",
+            PYTHONUNBUFFERED="1",
+            **FAST_WORKER,
         )
         env.update(extra)
         return env
@@ -140,13 +157,7 @@ class Services:
 
     def reset_data(self) -> None:
         """Empty every table and Redis, between cases that share the stack."""
-        conn = psycopg2.connect(self.database_url)
-        with conn, conn.cursor() as cur:
-            cur.execute("""SELECT tablename FROM pg_tables
-                           WHERE schemaname = 'public' AND tablename <> 'schema_migrations'""")
-            tables = [row[0] for row in cur.fetchall()]
-            cur.execute("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
-        conn.close()
+        empty_database(self.database_url)
         client = self.redis()
         client.flushall()
         client.close()
@@ -161,8 +172,14 @@ class Services:
 
 
 def run_flask(env: dict[str, str], *args: str) -> None:
-    result = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
 
 
@@ -191,8 +208,13 @@ class AppStack:
         with open(self.log_path, "ab") as log:
             self.top = subprocess.Popen(
                 [str(VENV_BIN / "python"), "-m", "reliability.supervisor", *(names or ("web", "worker", "cron"))],
-                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     def wait_until_serving(self, timeout: float = 90) -> None:
@@ -202,6 +224,7 @@ class AppStack:
                 return requests.get(f"{self.base_url}/login", timeout=5).status_code == 200
             except requests.RequestException:
                 return False
+
         wait_for(answers, timeout, f"GET /login on {self.base_url}\n{self.log_tail()}", interval=0.5)
 
     def processes(self, module: str) -> list[psutil.Process]:
@@ -287,12 +310,14 @@ def sql(database_url: str, statement: str, params=()) -> list[dict]:
 def wait_for_db(database_url: str, statement: str, predicate, timeout: float, what: str, params=()):
     """Poll ``statement`` until ``predicate(rows)`` holds; the database
     being away (killed, restarting) counts as "not yet"."""
+
     def check():
         try:
             rows = sql(database_url, statement, params)
         except psycopg2.OperationalError:
             return None
         return rows if predicate(rows) else None
+
     return wait_for(check, timeout, what, interval=0.5)
 
 
@@ -351,9 +376,18 @@ class MakeRun:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.env = {k: v for k, v in os.environ.items() if k not in _INHERITED_OUT}
-        self.env.update(PATH=f"{VENV_BIN}{os.pathsep}{self.env.get('PATH', '/usr/bin:/bin')}", PORT=str(self.port),
-                        INSTANCE_DIR=str(instance_dir), ENVIRONMENT="development", LOG_LEVEL="info",
-                        BCRYPT_ROUNDS="4", ASSETS_FROM_CDN="false", PYTHONUNBUFFERED="1", **FAST_WORKER, **env)
+        self.env.update(
+            PATH=f"{VENV_BIN}{os.pathsep}{self.env.get('PATH', '/usr/bin:/bin')}",
+            PORT=str(self.port),
+            INSTANCE_DIR=str(instance_dir),
+            ENVIRONMENT="development",
+            LOG_LEVEL="info",
+            BCRYPT_ROUNDS="4",
+            ASSETS_FROM_CDN="false",
+            PYTHONUNBUFFERED="1",
+            **FAST_WORKER,
+            **env,
+        )
         self.top: subprocess.Popen | None = None
 
     @property
@@ -364,8 +398,13 @@ class MakeRun:
         with open(self.log_path, "ab") as log:
             self.top = subprocess.Popen(
                 [str(VENV_BIN / "python"), "-m", "reliability.embedded", "--", "sh", "-c", RUN_COMMAND],
-                cwd=ROOT, env=self.env, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                cwd=ROOT,
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         return self
 
     wait_until_serving = AppStack.wait_until_serving

@@ -46,9 +46,17 @@ fake_google = fake_google_fixture()
 # The integration suite's fixtures: the app and a creator on the shared servers, pointed at fake_google.
 yt_config, yt_app, creator = _integration.yt_config, _integration.yt_app, _integration.creator
 
-BEFORE = {"tags": ["bread", "baking tips"], "category_id": "26", "default_language": "de", "default_audio_language": "de-AT"}
-APPROVED = {"title": "Sourdough at Home: The Three-Day Method", "description": "Everything about starter, folds and the bake.",
-            "tags": ["bread", "baking tips", "sourdough"]}
+BEFORE = {
+    "tags": ["bread", "baking tips"],
+    "category_id": "26",
+    "default_language": "de",
+    "default_audio_language": "de-AT",
+}
+APPROVED = {
+    "title": "Sourdough at Home: The Three-Day Method",
+    "description": "Everything about starter, folds and the bake.",
+    "tags": ["bread", "baking tips", "sourdough"],
+}
 
 
 def _work(config: dict) -> None:
@@ -76,25 +84,44 @@ def _accepted_suggestion(video_pk: int, status: str = "accepted") -> int:
     with transaction() as cur:
         cur.execute("SELECT id FROM users WHERE email = 'creator@example.com'")
         user = cur.fetchone()["id"]
-        cur.execute("SELECT m.id, v.channel_id FROM metadata_versions m JOIN videos v ON v.id = m.video_id WHERE v.id = %s",
-                    (video_pk,))
+        cur.execute(
+            "SELECT m.id, v.channel_id FROM metadata_versions m JOIN videos v ON v.id = m.video_id WHERE v.id = %s",
+            (video_pk,),
+        )
         base = cur.fetchone()
-        cur.execute("""INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count)
-                       VALUES (%s, %s, 'k-apply-kill', 1) RETURNING id""", (base["channel_id"], user))
+        cur.execute(
+            """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count)
+                       VALUES (%s, %s, 'k-apply-kill', 1) RETURNING id""",
+            (base["channel_id"], user),
+        )
         run = cur.fetchone()["id"]
         titles = psycopg2.extras.Json([{"title": APPROVED["title"], "rationale": "r"}] * 3)
-        cur.execute("""INSERT INTO suggestions (run_id, video_id, base_version_id, status, engine, prompt_version, titles,
+        cur.execute(
+            """INSERT INTO suggestions (run_id, video_id, base_version_id, status, engine, prompt_version, titles,
                                                 description, tags, cache_key, approved_title, approved_description,
                                                 approved_tags, decided_by, decided_at)
                        VALUES (%s, %s, %s, %s, 'heuristic', 'p', %s, %s, %s, 'c', %s, %s, %s, %s, now())
                        RETURNING id""",
-                    (run, video_pk, base["id"], status, titles, APPROVED["description"], APPROVED["tags"], APPROVED["title"],
-                     APPROVED["description"], APPROVED["tags"], user))
+            (
+                run,
+                video_pk,
+                base["id"],
+                status,
+                titles,
+                APPROVED["description"],
+                APPROVED["tags"],
+                APPROVED["title"],
+                APPROVED["description"],
+                APPROVED["tags"],
+                user,
+            ),
+        )
         return cur.fetchone()["id"]
 
 
 def test_a_worker_killed_after_the_youtube_write_leaves_one_write_and_whole_history(
-        creator, fake_google, yt_config, tmp_path):
+    creator, fake_google, yt_config, tmp_path
+):
     yt_id, video_pk = _synced_video(creator, fake_google, yt_config)
     live_before = fake_google.world.video(yt_id)
     before = (live_before.title, live_before.description, list(live_before.tags))
@@ -124,8 +151,14 @@ def test_a_worker_killed_after_the_youtube_write_leaves_one_write_and_whole_hist
     with open(tmp_path / "next-worker.log", "w") as log:
         next_worker = start_worker(fast, log=log)
         try:
-            wait_for(lambda: query(yt_config, "SELECT status FROM suggestions WHERE id = %s", (suggestion,)) == [
-                ("applied",)], RECOVERY_S, "the abandoned apply to be found and finished by the next worker", 0.5)
+            wait_for(
+                lambda: (
+                    query(yt_config, "SELECT status FROM suggestions WHERE id = %s", (suggestion,)) == [("applied",)]
+                ),
+                RECOVERY_S,
+                "the abandoned apply to be found and finished by the next worker",
+                0.5,
+            )
         finally:
             stop_process(next_worker)
     assert time.monotonic() - killed_at < RECOVERY_S
@@ -142,19 +175,38 @@ def test_a_worker_killed_after_the_youtube_write_leaves_one_write_and_whole_hist
 
     # Our side: applied, History whole (the version before, then the applied one), one experiment, audited.
     [(status, prior_id, applied_id, error)] = query(
-        yt_config, "SELECT status, prior_version_id, applied_version_id, apply_error FROM suggestions WHERE id = %s",
-        (suggestion,))
+        yt_config,
+        "SELECT status, prior_version_id, applied_version_id, apply_error FROM suggestions WHERE id = %s",
+        (suggestion,),
+    )
     assert (status, error) == ("applied", None)
-    versions = query(yt_config, """SELECT id, source, title, description, tags, category_id, default_language,
+    versions = query(
+        yt_config,
+        """SELECT id, source, title, description, tags, category_id, default_language,
                                           default_audio_language, suggestion_id
-                                   FROM metadata_versions WHERE video_id = %s ORDER BY id""", (video_pk,))
+                                   FROM metadata_versions WHERE video_id = %s ORDER BY id""",
+        (video_pk,),
+    )
     assert [v[0] for v in versions] == [prior_id, applied_id]
     assert versions[0][1:] == ("sync", *before, "26", "de", "de-AT", None)
-    assert versions[1][1:] == ("apply", APPROVED["title"], APPROVED["description"], APPROVED["tags"], "26", "de", "de-AT",
-                               suggestion)
+    assert versions[1][1:] == (
+        "apply",
+        APPROVED["title"],
+        APPROVED["description"],
+        APPROVED["tags"],
+        "26",
+        "de",
+        "de-AT",
+        suggestion,
+    )
     assert query(yt_config, "SELECT title, description, tags FROM videos WHERE id = %s", (video_pk,)) == [
-        (APPROVED["title"], APPROVED["description"], APPROVED["tags"])]
-    assert query(yt_config, "SELECT count(*), min(status) FROM experiments WHERE video_id = %s", (video_pk,)) == [(1, "cooling")]
+        (APPROVED["title"], APPROVED["description"], APPROVED["tags"])
+    ]
+    assert query(yt_config, "SELECT count(*), min(status) FROM experiments WHERE video_id = %s", (video_pk,)) == [
+        (1, "cooling")
+    ]
     audited = query(yt_config, "SELECT details FROM audit_log WHERE action = 'suggestion.applied'")
     # reconciled: the retry found YouTube already holding the approved version and did not write.
-    assert [(d["suggestion_id"], d["version_id"], d["reconciled"]) for (d,) in audited] == [(suggestion, applied_id, True)]
+    assert [(d["suggestion_id"], d["version_id"], d["reconciled"]) for (d,) in audited] == [
+        (suggestion, applied_id, True)
+    ]

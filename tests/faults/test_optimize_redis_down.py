@@ -33,8 +33,13 @@ def test_optimize_while_redis_is_down_starts_by_itself_once_it_is_back(services,
         assert refused.status_code == 503, refused.text[-2000:]
         assert refused.headers.get("Retry-After")
         assert "starts by itself" in refused.json()["error"]["message"]
-        again = http.post(f"{stack.base_url}/channels/{channel}/optimize", data=form, timeout=30,
-                          allow_redirects=False, headers={"HX-Request": "true"})
+        again = http.post(
+            f"{stack.base_url}/channels/{channel}/optimize",
+            data=form,
+            timeout=30,
+            allow_redirects=False,
+            headers={"HX-Request": "true"},
+        )
         assert again.status_code == 503  # the same press again while Redis is still down
         services.start_redis()
         [run] = sql(services.database_url, "SELECT id, status, not_queued_since FROM optimization_runs")

@@ -70,8 +70,11 @@ def test_postgres_killed_during_a_batch_asks_claude_once_per_video(services, app
     steps.assert_run_whole(services.database_url, run_id)
     steps.assert_no_stranded_work(services.database_url)
     assert fake_claude.total_calls == 5, "a paid answer was asked for again"
-    [kept] = sql(services.database_url, "SELECT count(*) AS n FROM suggestions WHERE run_id = %s AND %s = ANY(notes)",
-                 (run_id, KEPT_NOTE))
+    [kept] = sql(
+        services.database_url,
+        "SELECT count(*) AS n FROM suggestions WHERE run_id = %s AND %s = ANY(notes)",
+        (run_id, KEPT_NOTE),
+    )
     assert kept["n"] == 1, "the answer in flight at the kill was not the one kept and used"
     decide.assert_ledger_matches(services.database_url, fake_claude)
 
@@ -92,8 +95,11 @@ def test_postgres_killed_during_an_apply_applies_each_once(services, app_stack):
     assert [a["status"] for a in applies] == ["applied"] * 6, applies
     after = steps.history_counts(services.database_url)
     assert all(after.get(video, 0) >= n for video, n in history.items()), "a history version was lost"
-    versions = sql(services.database_url, """SELECT suggestion_id, count(*) AS n FROM metadata_versions
-                                             WHERE source = 'apply' GROUP BY suggestion_id""")
+    versions = sql(
+        services.database_url,
+        """SELECT suggestion_id, count(*) AS n FROM metadata_versions
+                                             WHERE source = 'apply' GROUP BY suggestion_id""",
+    )
     assert sorted(v["suggestion_id"] for v in versions) == sorted(a["id"] for a in applies)
     assert {v["n"] for v in versions} == {1}, versions  # each change written once
     steps.assert_no_stranded_work(services.database_url)

@@ -40,8 +40,11 @@ def test_worker_killed_mid_batch_its_children_die_and_the_batch_finishes_once(se
             assert len(children) >= 2, "expected a work horse and a scheduler under the worker"
             worker.kill()  # only the worker: its children must follow by themselves
             killed_at = time.monotonic()
-            wait_for(lambda: not any(_alive(c) for c in children), 5,
-                     f"the killed worker's children to die: {[(c.pid, _alive(c)) for c in children]}")
+            wait_for(
+                lambda: not any(_alive(c) for c in children),
+                5,
+                f"the killed worker's children to die: {[(c.pid, _alive(c)) for c in children]}",
+            )
             new_worker = stack.worker()
             assert new_worker.pid != worker.pid
             run = steps.wait_for_run_final(services.database_url, run_id)

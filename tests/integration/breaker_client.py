@@ -29,9 +29,17 @@ BREAKER_NAME = "anthropic"
 
 
 def breaker(client: redis.Redis, args: argparse.Namespace) -> CircuitBreaker:
-    return CircuitBreaker(client, BREAKER_NAME, window_s=60, min_calls=args.min_calls, failure_rate=0.5,
-                          reset_timeout_s=args.reset_s, half_open_permits=args.permits, lease_ttl_s=args.lease_s,
-                          counts_as_failure=counts_as_failure)
+    return CircuitBreaker(
+        client,
+        BREAKER_NAME,
+        window_s=60,
+        min_calls=args.min_calls,
+        failure_rate=0.5,
+        reset_timeout_s=args.reset_s,
+        half_open_permits=args.permits,
+        lease_ttl_s=args.lease_s,
+        counts_as_failure=counts_as_failure,
+    )
 
 
 def main() -> int:
@@ -47,11 +55,20 @@ def main() -> int:
     args = parser.parse_args()
 
     outcomes: list[str] = []
-    engine = ClaudeEngine(api_key=args.api_key, base_url=args.base_url, models=[args.model], timeout_s=args.timeout_s,
-                          breaker=breaker(redis.Redis.from_url(os.environ["REDIS_URL"]), args),
-                          on_call=lambda call: outcomes.append(call.outcome) if isinstance(call, ClaudeCall) else None)
-    prompt = build(ChannelContext(name="Breaker test channel"),
-                   VideoInput(title="How to Make No-Knead Bread", description="", tags=[], transcript=None), {}, 2000)
+    engine = ClaudeEngine(
+        api_key=args.api_key,
+        base_url=args.base_url,
+        models=[args.model],
+        timeout_s=args.timeout_s,
+        breaker=breaker(redis.Redis.from_url(os.environ["REDIS_URL"]), args),
+        on_call=lambda call: outcomes.append(call.outcome) if isinstance(call, ClaudeCall) else None,
+    )
+    prompt = build(
+        ChannelContext(name="Breaker test channel"),
+        VideoInput(title="How to Make No-Knead Bread", description="", tags=[], transcript=None),
+        {},
+        2000,
+    )
     print("ready", flush=True)
     for line in sys.stdin:
         if line.strip() != "call":

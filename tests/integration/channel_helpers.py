@@ -97,7 +97,13 @@ def video_rows(html: str) -> list[dict]:
     rows = []
     for cells in parser.rows:
         by_header = dict(zip(parser.headers, cells, strict=True))
-        rows.append({"title": by_header["Title"], "published": by_header["Published"],
-                     "views": int(by_header["Views"].replace(",", "")), "likes": int(by_header["Likes"].replace(",", "")),
-                     "visibility": by_header["Visibility"]})
+        rows.append(
+            {
+                "title": by_header["Title"],
+                "published": by_header["Published"],
+                "views": int(by_header["Views"].replace(",", "")),
+                "likes": int(by_header["Likes"].replace(",", "")),
+                "visibility": by_header["Visibility"],
+            }
+        )
     return rows

@@ -5,18 +5,13 @@ server, and fresh empty databases on the same server."""
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import pytest
 from psycopg2 import sql
 
 from reliability import db
-
-
-def with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
+from reliability.config import database_url_for
 
 
 def admin_connection(url: str):
@@ -64,7 +59,7 @@ def fresh_database(migrated):
     try:
         with admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
-        yield with_database(migrated[0], name)
+        yield database_url_for(migrated[0], name)
         db.dispose_pool()  # a pool pointed at it must not keep it open
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

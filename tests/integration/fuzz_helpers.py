@@ -20,9 +20,33 @@ LONG = "A" * 20_000
 # Scalars as a browser, a script or an attacker may send them. Bytes are sent
 # as they are, percent-encoded: invalid UTF-8 the server must decode.
 CORPUS: list[str | bytes] = [
-    "", " ", LONG, "\x00", "a\x00b", "²", "١٢", "-1", "0", "2147483648", "9" * 40, "1e309", "NaN", "1.5", " 7 ",
-    "<script>alert(1)</script>", "' OR '1'='1' --", "../../../etc/passwd", "//evil.example/x", "\\\\evil", "%", "\u202e",
-    "custom", "[]", b"\xff\xfe", b"\xc3(", b"\xed\xa0\x80",
+    "",
+    " ",
+    LONG,
+    "\x00",
+    "a\x00b",
+    "²",
+    "١٢",
+    "-1",
+    "0",
+    "2147483648",
+    "9" * 40,
+    "1e309",
+    "NaN",
+    "1.5",
+    " 7 ",
+    "<script>alert(1)</script>",
+    "' OR '1'='1' --",
+    "../../../etc/passwd",
+    "//evil.example/x",
+    "\\\\evil",
+    "%",
+    "\u202e",
+    "custom",
+    "[]",
+    b"\xff\xfe",
+    b"\xc3(",
+    b"\xed\xa0\x80",
 ]
 # The smaller set sent as the stranger, who should be turned away before
 # any field is read (the owner's run covers the handlers' own parsing).
@@ -126,8 +150,10 @@ def page_offers(html: str, page_url: str) -> tuple[list[Form], list[tuple[str, l
     """(forms, [(link path, its query parameter names)]) of a page."""
     parser = PageForms(page_url)
     parser.feed(html)
-    links = [(urlsplit(href).path, [name for name, _ in parse_qsl(urlsplit(href).query, keep_blank_values=True)])
-             for href in parser.links]
+    links = [
+        (urlsplit(href).path, [name for name, _ in parse_qsl(urlsplit(href).query, keep_blank_values=True)])
+        for href in parser.links
+    ]
     return parser.forms, links
 
 
@@ -160,11 +186,13 @@ class RawResponse:
     text: str
 
 
-def raw_request(app, method: str, path: str, headers: dict[str, str], body: bytes | None = None,
-                content_type: str | None = None) -> RawResponse:
+def raw_request(
+    app, method: str, path: str, headers: dict[str, str], body: bytes | None = None, content_type: str | None = None
+) -> RawResponse:
     """One request straight through the WSGI app, with any headers at all."""
-    environ = EnvironBuilder(path=path, method=method, headers=headers, data=body,
-                             content_type=content_type).get_environ()
+    environ = EnvironBuilder(
+        path=path, method=method, headers=headers, data=body, content_type=content_type
+    ).get_environ()
     for name, value in headers.items():  # EnvironBuilder would rebuild Host from the base URL
         environ["HTTP_" + name.upper().replace("-", "_")] = value
     chunks, status, _ = run_wsgi_app(app, environ, buffered=True)

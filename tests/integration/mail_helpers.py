@@ -1,6 +1,7 @@
 """The handler of a real SMTP server on 127.0.0.1 (aiosmtpd, in a thread;
-the fixture is in test_mail.py) that keeps every mail it receives, and the steps the mail tests share: deliver the outbox
-with a real worker, find a recipient's mail and the link in it."""
+the fixture is in test_mail.py) that keeps every mail it receives, and the
+steps the mail tests share: deliver the outbox with a real worker, find a
+recipient's mail and the link in it."""
 
 from __future__ import annotations
 
@@ -53,7 +54,7 @@ def free_port() -> int:
 
 
 def deliver(config: dict) -> None:
-    """Everything in the outbox, sent by a real worker (python -m jobs.worker --burst)."""
+    """Everything in the outbox, sent by the mail job run by RQ's worker in this process."""
     burst(config)
 
 
@@ -75,8 +76,12 @@ def only_link(mail: Received, fragment: str) -> str:
 def outbox_link(database_url: str, recipient: str, fragment: str) -> str:
     from tests.integration.channel_helpers import query
 
-    rows = query(database_url, """SELECT body FROM mail_outbox WHERE lower(recipient) = lower(%s)
-                                   AND body LIKE %s ORDER BY id DESC LIMIT 1""", (recipient, f"%{fragment}%"))
+    rows = query(
+        database_url,
+        """SELECT body FROM mail_outbox WHERE lower(recipient) = lower(%s)
+                                   AND body LIKE %s ORDER BY id DESC LIMIT 1""",
+        (recipient, f"%{fragment}%"),
+    )
     assert rows, f"no mail to {recipient} with {fragment}"
     [link] = [link for link in LINK.findall(rows[0]["body"]) if fragment in link]
     return path_of(link)
@@ -94,11 +99,17 @@ def invite_and_accept(owner, member, database_url: str, channel_id: int, email_a
     confirms the address and accepts. Returns the invite's answer."""
     from tests.integration.channel_helpers import post_form
 
-    invited = post_form(owner, f"/channels/{channel_id}/members", {"email": email_address, "role": role},
-                        csrf_page=f"/channels/{channel_id}/members")
+    invited = post_form(
+        owner,
+        f"/channels/{channel_id}/members",
+        {"email": email_address, "role": role},
+        csrf_page=f"/channels/{channel_id}/members",
+    )
     assert invited.status_code == 302, invited.get_data(as_text=True)
     if "/verify/resend" in member.get("/dashboard").get_data(as_text=True):
         confirm_address(member, database_url, email_address)
-    accepted = post_form(member, outbox_link(database_url, email_address, "/invitations/"), csrf_page="/password/forgot")
+    accepted = post_form(
+        member, outbox_link(database_url, email_address, "/invitations/"), csrf_page="/password/forgot"
+    )
     assert accepted.status_code == 302, accepted.get_data(as_text=True)
     return invited

@@ -1,5 +1,6 @@
 """Shared steps for the optimization tests: the demo channel, pressing
-Optimize with the page's own one-time key, real worker processes, and plain
+Optimize with the page's own one-time key, running the jobs (RQ's worker in
+this process; real worker processes for the tests about them), and plain
 SQL on the test database (outside the app's own pool)."""
 
 from __future__ import annotations
@@ -18,8 +19,21 @@ from tests.helpers import csrf_from
 from tests.integration.channel_helpers import import_demo, query
 from tests.integration.youtube_helpers import ROOT, channel_pk, connect_channel, run_worker_burst, worker_env
 
-__all__ = ["burst", "connect_synced", "import_demo", "kill_tree", "optimize", "optimize_and_wait", "optimize_form",
-           "query", "queued_jobs", "run_id_of", "start_worker", "stop_process", "wait_for"]
+__all__ = [
+    "burst",
+    "connect_synced",
+    "import_demo",
+    "kill_tree",
+    "optimize",
+    "optimize_and_wait",
+    "optimize_form",
+    "query",
+    "queued_jobs",
+    "run_id_of",
+    "start_worker",
+    "stop_process",
+    "wait_for",
+]
 
 
 def optimize_form(client, channel_id: int) -> tuple[str, str, list[int]]:
@@ -35,8 +49,11 @@ def optimize(client, channel_id: int, video_ids: list[int], *, htmx: bool = Fals
     """Select ``video_ids`` on a freshly loaded channel page and press Optimize."""
     token, key, _ = optimize_form(client, channel_id)
     headers = {"HX-Request": "true"} if htmx else {}
-    return client.post(f"/channels/{channel_id}/optimize",
-                       data={"csrf_token": token, "idempotency_key": key, "video_ids": video_ids}, headers=headers)
+    return client.post(
+        f"/channels/{channel_id}/optimize",
+        data={"csrf_token": token, "idempotency_key": key, "video_ids": video_ids},
+        headers=headers,
+    )
 
 
 def run_id_of(response) -> int:
@@ -46,13 +63,13 @@ def run_id_of(response) -> int:
 
 
 def burst(config: dict) -> None:
-    """A real worker until the queues are empty; it must end cleanly."""
+    """RQ's worker, in this process, until the queues are empty; it must end cleanly."""
     result = run_worker_burst(config)
     assert result.returncode == 0, result.stderr[-3000:]
 
 
 def optimize_and_wait(client, config: dict, channel_id: int, video_ids: list[int]) -> int:
-    """Press Optimize on ``video_ids`` and let a real worker make the
+    """Press Optimize on ``video_ids`` and let the optimize job make the
     suggestions; returns the run's id."""
     response = optimize(client, channel_id, video_ids)
     assert response.status_code == 303, response.get_data(as_text=True)
@@ -72,14 +89,16 @@ def queued_jobs(config: dict) -> int:
 
 def connect_synced(client, fake, config: dict, owner: str, n_videos: int, **channel_options) -> dict:
     """A channel of ``n_videos`` at the Google fake, connected through the real
-    OAuth flow by ``client`` and synced by a real worker: the channel's id,
+    OAuth flow by ``client`` and synced by the real sync job: the channel's id,
     and its video ids here and at YouTube in the same order."""
     channel = fake.world.add_channel(owner, n_videos=n_videos, **channel_options)
     response = connect_channel(client, fake, owner)
     assert response.status_code == 302, response.get_data(as_text=True)
     burst(config)  # the first sync, queued by connecting
     pk = channel_pk(config, channel.id)
-    rows = query(config["DATABASE_URL"], "SELECT id, youtube_video_id FROM videos WHERE channel_id = %s ORDER BY id", (pk,))
+    rows = query(
+        config["DATABASE_URL"], "SELECT id, youtube_video_id FROM videos WHERE channel_id = %s ORDER BY id", (pk,)
+    )
     assert len(rows) == n_videos, rows
     return {"id": pk, "videos": [r["id"] for r in rows], "youtube_ids": [r["youtube_video_id"] for r in rows]}
 
@@ -87,8 +106,14 @@ def connect_synced(client, fake, config: dict, owner: str, n_videos: int, **chan
 def start_worker(config: dict, *, burst: bool = False, log=None) -> subprocess.Popen:
     """``python -m jobs.worker`` in its own process (and process group)."""
     args = [sys.executable, "-m", "jobs.worker", *(["--burst"] if burst else [])]
-    return subprocess.Popen(args, cwd=ROOT, env=worker_env(config), stdout=log or subprocess.DEVNULL,
-                            stderr=subprocess.STDOUT if log else subprocess.DEVNULL, start_new_session=True)
+    return subprocess.Popen(
+        args,
+        cwd=ROOT,
+        env=worker_env(config),
+        stdout=log or subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if log else subprocess.DEVNULL,
+        start_new_session=True,
+    )
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 30) -> None:

@@ -34,10 +34,14 @@ def _channel_routes() -> list[tuple[str, str]]:
     from webapp import create_app
 
     saved = db._pool_settings
-    app = create_app({
-        "ENVIRONMENT": "test", "SECRET_KEY": TEST_SECRET_KEY,
-        "DATABASE_URL": "postgresql://introspection.invalid/none", "REDIS_URL": "redis://introspection.invalid:6379/0",
-    })
+    app = create_app(
+        {
+            "ENVIRONMENT": "test",
+            "SECRET_KEY": TEST_SECRET_KEY,
+            "DATABASE_URL": "postgresql://introspection.invalid/none",
+            "REDIS_URL": "redis://introspection.invalid:6379/0",
+        }
+    )
     if saved is not None:
         db.configure(saved)
     routes = {
@@ -86,8 +90,9 @@ class ChannelRows:
         return self._ids[name]
 
     def _make_video_id(self) -> int:
-        return query(self.database_url, "SELECT id FROM videos WHERE channel_id = %s ORDER BY id LIMIT 1",
-                     (self["channel_id"],))[0]["id"]
+        return query(
+            self.database_url, "SELECT id FROM videos WHERE channel_id = %s ORDER BY id LIMIT 1", (self["channel_id"],)
+        )[0]["id"]
 
     def _make_run_id(self) -> int:
         response = optimize(self.owner, self["channel_id"], [self["video_id"]])
@@ -95,17 +100,26 @@ class ChannelRows:
         run = run_id_of(response)
         worker = run_worker_burst(self.config)
         assert worker.returncode == 0, worker.stderr[-2000:]
-        query(self.database_url, "INSERT INTO sync_runs (id, channel_id, kind, status) VALUES (%s, %s, 'full', 'succeeded')",
-              (run, self["channel_id"]))
+        query(
+            self.database_url,
+            "INSERT INTO sync_runs (id, channel_id, kind, status) VALUES (%s, %s, 'full', 'succeeded')",
+            (run, self["channel_id"]),
+        )
         # Past the explicit id, so a sync run the app inserts later gets a fresh one.
-        query(self.database_url, "SELECT setval(pg_get_serial_sequence('sync_runs', 'id'), (SELECT max(id) FROM sync_runs))")
+        query(
+            self.database_url,
+            "SELECT setval(pg_get_serial_sequence('sync_runs', 'id'), (SELECT max(id) FROM sync_runs))",
+        )
         return run
 
     def _make_version_id(self) -> int:
         # The oldest version of the video: an owner's restore of it is either
         # accepted or, if it equals the current metadata, refused with a 303.
-        return query(self.database_url, "SELECT id FROM metadata_versions WHERE video_id = %s ORDER BY id LIMIT 1",
-                     (self["video_id"],))[0]["id"]
+        return query(
+            self.database_url,
+            "SELECT id FROM metadata_versions WHERE video_id = %s ORDER BY id LIMIT 1",
+            (self["video_id"],),
+        )[0]["id"]
 
     def _make_suggestion_id(self) -> int:
         rows = query(self.database_url, "SELECT id FROM suggestions WHERE run_id = %s", (self["run_id"],))
@@ -188,8 +202,9 @@ def test_members_below_the_needed_role_get_403_and_change_nothing(app, world, ro
     user_client(app, "newcomer@example.com")  # exists, so only the role can stop the invite
     member = user_client(app, "member@example.com")
     invite_and_accept(world["owner"], member, database_url, channel_id, "member@example.com", role)
-    before = query(database_url, "SELECT user_id, role FROM channel_members WHERE channel_id = %s ORDER BY user_id",
-                   (channel_id,))
+    before = query(
+        database_url, "SELECT user_id, role FROM channel_members WHERE channel_id = %s ORDER BY user_id", (channel_id,)
+    )
 
     for action, (url, data) in _restricted_posts(channel_id, world["ids"]["user_id"]).items():
         response = post_form(member, url, data)
@@ -198,20 +213,23 @@ def test_members_below_the_needed_role_get_403_and_change_nothing(app, world, ro
         else:
             assert response.status_code == 403, f"{role} {action}: {response.status_code}"
 
-    after = query(database_url, "SELECT user_id, role FROM channel_members WHERE channel_id = %s ORDER BY user_id",
-                  (channel_id,))
+    after = query(
+        database_url, "SELECT user_id, role FROM channel_members WHERE channel_id = %s ORDER BY user_id", (channel_id,)
+    )
     assert after == before
     [channel] = query(database_url, "SELECT status FROM channels WHERE id = %s", (channel_id,))
     assert channel["status"] == "demo"
     member_id = user_id(database_url, "member@example.com")
     # Joining (accepting the invitation) is the member's only channel action.
-    assert query(database_url, "SELECT action FROM audit_log WHERE actor_id = %s AND action LIKE 'channel.%%'",
-                 (member_id,)) == [{"action": "channel.member_added"}]
+    assert query(
+        database_url, "SELECT action FROM audit_log WHERE actor_id = %s AND action LIKE 'channel.%%'", (member_id,)
+    ) == [{"action": "channel.member_added"}]
 
 
 def test_an_admin_made_on_the_command_line_sees_every_channel(app, world):
     result = app.test_cli_runner().invoke(
-        args=["users", "create-admin", "--email", "admin@example.com", "--password-stdin"], input=STRONG_PASSWORD + "\n")
+        args=["users", "create-admin", "--email", "admin@example.com", "--password-stdin"], input=STRONG_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     admin = app.test_client()
     assert login(admin, "admin@example.com").status_code == 302

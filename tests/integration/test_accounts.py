@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import re
 import uuid
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 import psycopg2.extras
 import pytest
 
 from reliability import db
+from reliability.config import database_url_for
 from tests.helpers import STRONG_PASSWORD, csrf_from, login, logout, register
 
 BAD_CREDENTIALS = "Incorrect email or password."
@@ -54,7 +54,8 @@ def _post_settings(client, path: str, data: dict):
 
 def _change_password(client, current: str, new: str, confirm: str | None = None):
     return _post_settings(
-        client, "/settings/password",
+        client,
+        "/settings/password",
         {"current_password": current, "password": new, "confirm": new if confirm is None else confirm},
     )
 
@@ -164,8 +165,12 @@ def test_mismatched_confirmation_is_refused(app, client):
     page = client.get("/register")
     response = client.post(
         "/register",
-        data={"email": "creator@example.com", "password": STRONG_PASSWORD, "confirm": NEW_PASSWORD,
-              "csrf_token": csrf_from(_text(page))},
+        data={
+            "email": "creator@example.com",
+            "password": STRONG_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            "csrf_token": csrf_from(_text(page)),
+        },
     )
     assert response.status_code == 400
     assert "The passwords do not match." in _text(response)
@@ -278,8 +283,12 @@ def test_audit_log_records_each_account_change(app, client):
     token = csrf_from(_text(response))
     created = client.post(
         "/register",
-        data={"email": "creator@example.com", "password": STRONG_PASSWORD, "confirm": STRONG_PASSWORD,
-              "csrf_token": token},
+        data={
+            "email": "creator@example.com",
+            "password": STRONG_PASSWORD,
+            "confirm": STRONG_PASSWORD,
+            "csrf_token": token,
+        },
         headers={"X-Request-ID": "support-ticket-4242"},
     )
     assert created.status_code == 302
@@ -288,11 +297,15 @@ def test_audit_log_records_each_account_change(app, client):
     assert _change_password(client, STRONG_PASSWORD, NEW_PASSWORD).status_code == 302
     assert _delete_account(client, NEW_PASSWORD).status_code == 302
 
-    rows = _query(app, "SELECT action, actor_id, actor_email, target_type, target_id, request_id FROM audit_log ORDER BY id")
+    rows = _query(
+        app, "SELECT action, actor_id, actor_email, target_type, target_id, request_id FROM audit_log ORDER BY id"
+    )
     assert [r["action"] for r in rows] == ["user.created", "user.login", "user.password_changed", "user.deleted"]
+    # The events stay after the account is gone, under one keyed pseudonym instead of the address and the id.
+    [pseudonym] = {row["actor_email"] for row in rows}
+    assert pseudonym.startswith("deleted-user:") and "creator" not in pseudonym
     for row in rows:
-        assert row["actor_email"] == "creator@example.com"  # kept after the account is gone
-        assert (row["target_type"], row["target_id"]) == ("user", str(user["id"]))
+        assert (row["target_type"], row["target_id"]) == ("user", pseudonym)
         assert row["actor_id"] is None  # the account no longer exists
     assert rows[0]["request_id"] == "support-ticket-4242"  # a user's reference finds the row
 
@@ -339,11 +352,6 @@ def test_cli_create_admin_refuses_a_weak_password(app):
     assert _users(app) == []
 
 
-def _with_database(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, parts.fragment))
-
-
 @pytest.fixture
 def empty_database(app):
     """A new, empty database on the test server; the app's own pool
@@ -354,7 +362,7 @@ def empty_database(app):
     try:
         with admin.cursor() as cur:
             cur.execute(f'CREATE DATABASE "{name}"')
-        yield _with_database(app.config["DATABASE_URL"], name)
+        yield database_url_for(app.config["DATABASE_URL"], name)
         db.dispose_pool()
         db.configure(db.pool_settings_from_config(app.config))
         with admin.cursor() as cur:

@@ -70,8 +70,11 @@ def test_cross_site_get_to_requeue_changes_nothing(app, app_config):
     admin = _admin_client(app)
     # What a page on another origin gets by navigating the admin's browser
     # there (a link, a redirect, an <img>), with and without the fetch metadata.
-    for headers in ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},
-                    {"Referer": "https://evil.example/attack"}, {}):
+    for headers in (
+        {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"},
+        {"Referer": "https://evil.example/attack"},
+        {},
+    ):
         response = admin.get(f"/admin/rq/requeue/{QUEUE}", headers=headers)
         assert response.status_code in (403, 405), headers
         assert job.get_status(refresh=True) == "failed"
@@ -102,8 +105,13 @@ def test_same_origin_post_from_the_admin_requeues(app, app_config):
 def test_every_state_changing_route_refuses_get(app, app_config):
     queue, job = _failed_job(app_config["REDIS_URL"])
     admin = _admin_client(app)
-    for url in (f"/admin/rq/requeue/{QUEUE}", f"/admin/rq/job/{job.id}/requeue", f"/admin/rq/job/{job.id}/delete",
-                f"/admin/rq/queue/{QUEUE}/failed/empty", f"/admin/rq/queue/{QUEUE}/compact"):
+    for url in (
+        f"/admin/rq/requeue/{QUEUE}",
+        f"/admin/rq/job/{job.id}/requeue",
+        f"/admin/rq/job/{job.id}/delete",
+        f"/admin/rq/queue/{QUEUE}/failed/empty",
+        f"/admin/rq/queue/{QUEUE}/compact",
+    ):
         assert admin.get(url, headers={"Sec-Fetch-Site": "same-origin"}).status_code == 405, url
     assert job.get_status(refresh=True) == "failed"
 
@@ -112,8 +120,16 @@ def _dashboard_urls(app, job_id: str) -> list[str]:
     """Every dashboard route from the app's URL map, filled in, plus the
     router's own answers (a redirect to the canonical URL, a 404 inside the
     prefix) that used to leak the dashboard to anyone."""
-    values = {"instance_number": 0, "queue_name": QUEUE, "registry_name": "failed", "per_page": 10,
-              "order": "asc", "page": 1, "job_id": job_id, "filename": "css/main.css"}
+    values = {
+        "instance_number": 0,
+        "queue_name": QUEUE,
+        "registry_name": "failed",
+        "per_page": 10,
+        "order": "asc",
+        "page": 1,
+        "job_id": job_id,
+        "filename": "css/main.css",
+    }
     urls = []
     for rule in app.url_map.iter_rules():
         if rule.endpoint.startswith("rq_dashboard."):

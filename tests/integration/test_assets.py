@@ -81,6 +81,8 @@ def test_local_assets_need_no_fallback(client_with):
     page = _tags(client)
     assert not [t for t in page.scripts + page.sheets if CDN in (t.get("src") or t.get("href") or "")]
     assert "/static/js/cdn-fallback.js" not in [t.get("src") for t in page.scripts]
-    for tag in [t for t in page.scripts if "vendor/" in t.get("src", "")] + [t for t in page.sheets if "vendor/" in t["href"]]:
+    for tag in [t for t in page.scripts if "vendor/" in t.get("src", "")] + [
+        t for t in page.sheets if "vendor/" in t["href"]
+    ]:
         assert "data-fallback" not in tag
         assert sri_sha384(client.get(tag.get("src") or tag["href"]).data) == tag["integrity"]

@@ -29,8 +29,15 @@ def redis_client(clean_state):
 
 
 def make(redis_client, **options):
-    defaults = {"window_s": 30, "min_calls": 4, "failure_rate": 0.5, "reset_timeout_s": 0.3,
-                "half_open_permits": 2, "lease_ttl_s": 0.4, "counts_as_failure": counts}
+    defaults = {
+        "window_s": 30,
+        "min_calls": 4,
+        "failure_rate": 0.5,
+        "reset_timeout_s": 0.3,
+        "half_open_permits": 2,
+        "lease_ttl_s": 0.4,
+        "counts_as_failure": counts,
+    }
     return CircuitBreaker(redis_client, "svc", **{**defaults, **options})
 
 

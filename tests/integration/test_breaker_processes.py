@@ -32,12 +32,29 @@ class Caller:
 
     def __init__(self, fake, key: str, *, model: str = MODEL, permits: int = 2, lease_s: float = 60.0):
         self.key = key
-        args = [sys.executable, "-m", "tests.integration.breaker_client", "--base-url", fake.url, "--api-key", key,
-                "--model", model, "--min-calls", "4", "--reset-s", str(RESET_S), "--permits", str(permits),
-                "--lease-s", str(lease_s)]
+        args = [
+            sys.executable,
+            "-m",
+            "tests.integration.breaker_client",
+            "--base-url",
+            fake.url,
+            "--api-key",
+            key,
+            "--model",
+            model,
+            "--min-calls",
+            "4",
+            "--reset-s",
+            str(RESET_S),
+            "--permits",
+            str(permits),
+            "--lease-s",
+            str(lease_s),
+        ]
         # stderr (the engine's warning per failed call) is not the test's business
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL, text=True)
+        self.proc = subprocess.Popen(
+            args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
 
     def ready(self) -> Caller:
         line = self.proc.stdout.readline()
@@ -92,6 +109,7 @@ def breaker_state(clean_state):
 
 def from_key(fake, key: str) -> list:
     """The requests at the fake that carried this caller's API key."""
+
     def sent(request) -> str | None:
         headers = {k.lower(): v for k, v in request.headers.items()}
         return headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")

@@ -66,8 +66,11 @@ def test_try_a_demo_channel_from_a_fresh_account(app, database_url):
     assert "48 videos" in html
     assert any("demo channel is ready" in f for f in _flashes(html))
     channel = int(urlsplit(response.headers["Location"]).path.rsplit("/", 1)[1])
-    stored = query(database_url, "SELECT title, view_count FROM videos WHERE channel_id = %s "
-                                 "ORDER BY published_at DESC, id DESC", (channel,))
+    stored = query(
+        database_url,
+        "SELECT title, view_count FROM videos WHERE channel_id = %s ORDER BY published_at DESC, id DESC",
+        (channel,),
+    )
     rows = video_rows(html)
     assert len(rows) == 48
     assert [(r["title"], r["views"]) for r in rows] == [(s["title"], s["view_count"]) for s in stored]
@@ -75,24 +78,33 @@ def test_try_a_demo_channel_from_a_fresh_account(app, database_url):
 
 
 def test_the_demo_channel_has_transcripts_analytics_and_a_past_change(owner, channel_id, database_url):
-    videos = query(database_url, "SELECT v.id, t.text FROM videos v LEFT JOIN transcripts t ON t.video_id = v.id "
-                                 "WHERE v.channel_id = %s", (channel_id,))
+    videos = query(
+        database_url,
+        "SELECT v.id, t.text FROM videos v LEFT JOIN transcripts t ON t.video_id = v.id WHERE v.channel_id = %s",
+        (channel_id,),
+    )
     assert len(videos) >= 40
     for video in videos:
         assert video["text"], f"video {video['id']} has no transcript"
         lines = video["text"].splitlines()
         assert len(lines) >= 5 and all(TIMESTAMPED_LINE.match(line) for line in lines), lines[:3]
 
-    [stats] = query(database_url, "SELECT count(DISTINCT s.day) AS days, min(s.day) AS first, max(s.day) AS last "
-                                  "FROM video_daily_stats s JOIN videos v ON v.id = s.video_id WHERE v.channel_id = %s",
-                    (channel_id,))
+    [stats] = query(
+        database_url,
+        "SELECT count(DISTINCT s.day) AS days, min(s.day) AS first, max(s.day) AS last "
+        "FROM video_daily_stats s JOIN videos v ON v.id = s.video_id WHERE v.channel_id = %s",
+        (channel_id,),
+    )
     assert stats["days"] >= 120
     assert (stats["last"] - stats["first"]).days + 1 >= 120
 
-    changed = query(database_url, """SELECT m.video_id, array_agg(m.title ORDER BY m.created_at) AS titles
+    changed = query(
+        database_url,
+        """SELECT m.video_id, array_agg(m.title ORDER BY m.created_at) AS titles
                                      FROM metadata_versions m JOIN videos v ON v.id = m.video_id
                                      WHERE v.channel_id = %s GROUP BY m.video_id HAVING count(*) >= 2""",
-                    (channel_id,))
+        (channel_id,),
+    )
     assert changed, "no video records the past title change"
     [current] = query(database_url, "SELECT title FROM videos WHERE id = %s", (changed[0]["video_id"],))
     old_title, new_title = changed[0]["titles"][0], changed[0]["titles"][-1]
@@ -123,8 +135,11 @@ def test_two_users_each_get_their_own_copy_listed_on_their_dashboard(app, owner,
 
 def test_search_answers_htmx_with_the_fragment_and_browsers_with_the_page(owner, channel_id, database_url):
     url = f"/channels/{channel_id}?q=banana+bread"
-    expected = query(database_url, "SELECT count(*) AS n FROM videos WHERE channel_id = %s AND title ILIKE %s",
-                     (channel_id, "%banana bread%"))[0]["n"]
+    expected = query(
+        database_url,
+        "SELECT count(*) AS n FROM videos WHERE channel_id = %s AND title ILIKE %s",
+        (channel_id, "%banana bread%"),
+    )[0]["n"]
     assert 0 < expected < demo.VIDEO_COUNT
 
     fragment = owner.get(url, headers=HTMX_TABLE)
@@ -142,8 +157,9 @@ def test_search_answers_htmx_with_the_fragment_and_browsers_with_the_page(owner,
 
 
 def test_search_finds_a_video_by_its_youtube_id_and_treats_wildcards_as_text(owner, channel_id, database_url):
-    [video] = query(database_url, "SELECT youtube_video_id, title FROM videos WHERE channel_id = %s LIMIT 1",
-                    (channel_id,))
+    [video] = query(
+        database_url, "SELECT youtube_video_id, title FROM videos WHERE channel_id = %s LIMIT 1", (channel_id,)
+    )
     rows = video_rows(_text(owner.get(f"/channels/{channel_id}?q={video['youtube_video_id']}", headers=HTMX_TABLE)))
     assert [r["title"] for r in rows] == [video["title"]]
     for wildcard in ("%", "_", "\\"):
@@ -153,22 +169,31 @@ def test_search_finds_a_video_by_its_youtube_id_and_treats_wildcards_as_text(own
 
 @pytest.mark.parametrize(("sort", "descending"), [("views", True), ("least_views", False)])
 def test_sort_by_views_orders_the_rows(owner, channel_id, sort, descending):
-    views = [r["views"] for r in video_rows(_text(owner.get(f"/channels/{channel_id}?sort={sort}", headers=HTMX_TABLE)))]
+    views = [
+        r["views"] for r in video_rows(_text(owner.get(f"/channels/{channel_id}?sort={sort}", headers=HTMX_TABLE)))
+    ]
     assert len(views) == demo.VIDEO_COUNT and len(set(views)) > 1
     assert views == sorted(views, reverse=descending)
 
 
 def test_sort_by_title_follows_the_database_collation(owner, channel_id, database_url):
-    titles = [r["title"] for r in video_rows(_text(owner.get(f"/channels/{channel_id}?sort=title", headers=HTMX_TABLE)))]
-    stored = query(database_url, "SELECT title FROM videos WHERE channel_id = %s ORDER BY lower(title), id", (channel_id,))
+    titles = [
+        r["title"] for r in video_rows(_text(owner.get(f"/channels/{channel_id}?sort=title", headers=HTMX_TABLE)))
+    ]
+    stored = query(
+        database_url, "SELECT title FROM videos WHERE channel_id = %s ORDER BY lower(title), id", (channel_id,)
+    )
     assert titles == [s["title"] for s in stored]
     assert titles != [r["title"] for r in video_rows(_text(owner.get(f"/channels/{channel_id}", headers=HTMX_TABLE)))]
 
 
 def test_filter_removed_shows_only_videos_gone_from_youtube(owner, channel_id, database_url):
-    query(database_url, """UPDATE videos SET removed_at = now(), title = 'Gone ' || id
+    query(
+        database_url,
+        """UPDATE videos SET removed_at = now(), title = 'Gone ' || id
                            WHERE id IN (SELECT id FROM videos WHERE channel_id = %s ORDER BY id LIMIT 3)""",
-          (channel_id,))
+        (channel_id,),
+    )
     removed = video_rows(_text(owner.get(f"/channels/{channel_id}?filter=removed", headers=HTMX_TABLE)))
     assert len(removed) == 3 and all(r["title"].startswith("Gone ") and r["title"].endswith("removed") for r in removed)
 
@@ -191,7 +216,9 @@ def test_a_channel_with_more_than_fifty_videos_has_pages(owner, channel_id, data
     assert "78 videos" in second
     page_one, page_two = video_rows(first), video_rows(second)
     assert (len(page_one), len(page_two)) == (50, 28)
-    stored = query(database_url, "SELECT title FROM videos WHERE channel_id = %s ORDER BY lower(title), id", (channel_id,))
+    stored = query(
+        database_url, "SELECT title FROM videos WHERE channel_id = %s ORDER BY lower(title), id", (channel_id,)
+    )
     assert [r["title"] for r in page_one + page_two] == [s["title"] for s in stored]
     # The pager keeps the table's other settings.
     assert "sort=title" in re.search(r'<a href="([^"]+)"[^>]*rel="prev"', second).group(1)
@@ -236,8 +263,11 @@ def test_a_ten_thousand_character_search_is_cut_not_refused(owner, channel_id):
 
 
 def test_text_from_youtube_is_escaped_everywhere_it_is_shown(owner, channel_id, database_url):
-    bulk_insert("videos", ("channel_id", "youtube_video_id", "title", "view_count"),
-                [(channel_id, "evil0000001", EVIL_TITLE, 10**9)])
+    bulk_insert(
+        "videos",
+        ("channel_id", "youtube_video_id", "title", "view_count"),
+        [(channel_id, "evil0000001", EVIL_TITLE, 10**9)],
+    )
     query(database_url, "UPDATE channels SET title = %s WHERE id = %s", ("<script>alert('t')</script>Maya", channel_id))
 
     pages = {
@@ -262,19 +292,27 @@ def test_text_from_youtube_is_escaped_everywhere_it_is_shown(owner, channel_id, 
 
 
 def _audit(database_url: str, action: str) -> list[dict]:
-    return query(database_url, "SELECT actor_id, target_type, target_id, details FROM audit_log WHERE action = %s "
-                               "ORDER BY id", (action,))
+    return query(
+        database_url,
+        "SELECT actor_id, target_type, target_id, details FROM audit_log WHERE action = %s ORDER BY id",
+        (action,),
+    )
 
 
 def _role(database_url: str, channel_id: int, member_id: int) -> str | None:
-    rows = query(database_url, "SELECT role FROM channel_members WHERE channel_id = %s AND user_id = %s",
-                 (channel_id, member_id))
+    rows = query(
+        database_url, "SELECT role FROM channel_members WHERE channel_id = %s AND user_id = %s", (channel_id, member_id)
+    )
     return rows[0]["role"] if rows else None
 
 
 def _invite(owner, channel_id: int, email: str, role: str = "viewer"):
-    return post_form(owner, f"/channels/{channel_id}/members", {"email": email, "role": role},
-                     csrf_page=f"/channels/{channel_id}/members")
+    return post_form(
+        owner,
+        f"/channels/{channel_id}/members",
+        {"email": email, "role": role},
+        csrf_page=f"/channels/{channel_id}/members",
+    )
 
 
 def test_owner_invites_an_existing_user_as_viewer(app, owner, channel_id, database_url):
@@ -318,8 +356,12 @@ def test_a_member_accepting_a_second_invitation_keeps_the_role(app, owner, chann
 
 def test_invite_form_errors_are_400_and_nobody_becomes_a_second_owner(app, owner, channel_id, database_url):
     user_client(app, "guest@example.com")
-    for data in ({"email": "not-an-email", "role": "viewer"}, {"email": "guest@example.com", "role": "owner"},
-                 {"email": "guest\x00@example.com", "role": "viewer"}, {"email": "guest@example.com", "role": "viewer\x00"}):
+    for data in (
+        {"email": "not-an-email", "role": "viewer"},
+        {"email": "guest@example.com", "role": "owner"},
+        {"email": "guest\x00@example.com", "role": "viewer"},
+        {"email": "guest@example.com", "role": "viewer\x00"},
+    ):
         response = post_form(owner, f"/channels/{channel_id}/members", data)
         assert response.status_code == 400, data
     assert _role(database_url, channel_id, user_id(database_url, "guest@example.com")) is None
@@ -388,3 +430,68 @@ def test_connect_without_google_client_explains_what_to_configure(app_config):
     assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/channels"
     flashes = _flashes(_text(client.get("/channels")))
     assert any("GOOGLE_CLIENT_ID" in f and "demo channel" in f for f in flashes), flashes
+
+
+def _suggestion(database_url: str, run_id: int, video_id: int, status: str, **extra) -> int:
+    columns = {
+        "run_id": run_id,
+        "video_id": video_id,
+        "status": status,
+        "engine": "heuristic",
+        "prompt_version": "t",
+        "titles": '[{"title": "A title"}]',
+        "description": "",
+        "tags": [],
+        "cache_key": f"k{video_id}",
+        **extra,
+    }
+    names = ", ".join(columns)
+    marks = ", ".join(["%s"] * len(columns))
+    [row] = query(
+        database_url, f"INSERT INTO suggestions ({names}) VALUES ({marks}) RETURNING id", tuple(columns.values())
+    )
+    return row["id"]
+
+
+def test_the_dashboard_lists_what_needs_attention_in_order_and_counts_decisions(owner, channel_id, database_url):
+    """Failed changes first, then changes that measured worse, then what waits
+    for review (accepted ones say so), then low SEO scores of videos with
+    nothing in progress; the counters say how many wait and how many are
+    accepted but not applied."""
+    videos = [
+        r["id"] for r in query(database_url, "SELECT id FROM videos WHERE channel_id = %s ORDER BY id", (channel_id,))
+    ]
+    failed, pending, accepted, applying, hurt, low = videos[:6]
+    query(database_url, "UPDATE videos SET seo_score = 90 WHERE channel_id = %s", (channel_id,))
+    query(database_url, "UPDATE videos SET seo_score = 20 WHERE id IN (%s, %s)", (applying, low))
+    [run] = query(
+        database_url,
+        """INSERT INTO optimization_runs (channel_id, idempotency_key, status, video_count)
+                                   VALUES (%s, 'k', 'succeeded', 4) RETURNING id""",
+        (channel_id,),
+    )
+    _suggestion(database_url, run["id"], failed, "failed", apply_error="YouTube refused the change (forbidden).")
+    _suggestion(database_url, run["id"], pending, "pending")
+    _suggestion(database_url, run["id"], accepted, "accepted")
+    _suggestion(database_url, run["id"], applying, "applying")
+    applied = _suggestion(database_url, run["id"], hurt, "applied")
+    query(
+        database_url,
+        """INSERT INTO experiments (video_id, suggestion_id, applied_at, cooling_until, status,
+                                                    evaluated_at)
+                           VALUES (%s, %s, now(), current_date, 'hurt', now())""",
+        (hurt, applied),
+    )
+
+    page = _text(owner.get(f"/channels/{channel_id}"))
+    attention = re.search(r'<ul class="attention-list">(.*?)</ul>', page, re.S)
+    assert attention, "no attention list on the channel page"
+    kinds = re.findall(r'<li class="attention-(\w+)">', attention.group(1))
+    assert kinds == ["failed", "hurt", "review", "review", "low_score"]
+    assert "YouTube refused the change (forbidden)." in attention.group(1)
+    assert "Accepted, waiting to be applied." in attention.group(1)
+    assert "A suggestion is waiting for your review." in attention.group(1)
+    assert f"/channels/{channel_id}/videos/{low}" in attention.group(1)
+    assert f'/channels/{channel_id}/videos/{applying}"' not in attention.group(1)  # in progress: not a low-score item
+    summary = " ".join(re.sub(r"<[^>]+>", " ", page.split('aria-label="Channel summary"')[1][:2000]).split())
+    assert "1 suggestion waiting for a decision and 1 accepted, not applied yet" in summary

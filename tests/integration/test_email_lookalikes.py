@@ -67,8 +67,9 @@ def test_a_fullwidth_address_is_stored_in_its_plain_form(app, outside):
 
 def test_the_admin_create_command_finds_the_look_alike_account(app, outside):
     assert register(app.test_client(), UBER_NFC).status_code == 302
-    result = app.test_cli_runner().invoke(args=["users", "create-admin", "--email", UBER_NFD, "--password-stdin"],
-                                          input=STRONG_PASSWORD + "\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-admin", "--email", UBER_NFD, "--password-stdin"], input=STRONG_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     assert "is now an admin" in result.output
     with outside.cursor() as cur:
@@ -83,8 +84,9 @@ def _insert_lookalike(outside, email: str) -> None:
 
 
 def _admin_client(app):
-    result = app.test_cli_runner().invoke(args=["users", "create-admin", "--email", "boss@example.com",
-                                                "--password-stdin"], input=STRONG_PASSWORD + "\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-admin", "--email", "boss@example.com", "--password-stdin"], input=STRONG_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     client = app.test_client()
     login(client, "boss@example.com")
@@ -97,7 +99,7 @@ def test_the_admin_users_page_reports_old_look_alikes(app, client, outside):
     admin = _admin_client(app)
     page = admin.get("/admin/users").get_data(as_text=True)
     assert "Look-alike accounts" in page
-    section = page[page.index('id="email-lookalikes"'):]
+    section = page[page.index('id="email-lookalikes"') :]
     assert str(escape(UBER_NFC)) in section and str(escape(UBER_NFD)) in section
     assert len(_accounts(outside, UBER_NFC)) == 2  # reported, not merged
 
@@ -138,16 +140,25 @@ def test_the_migration_reports_existing_collisions_and_merges_nothing(before_000
 
         with conn.cursor() as cur:
             cur.execute("SELECT email, email_lookalike FROM users ORDER BY id")
-            assert cur.fetchall() == [(UBER_NFC, False), (UBER_NFD, True), (PLAIN_A, False), (FULLWIDTH_A, True),
-                                      ("a@\uff45xample.com", True), ("alone@example.com", False)]
+            assert cur.fetchall() == [
+                (UBER_NFC, False),
+                (UBER_NFD, True),
+                (PLAIN_A, False),
+                (FULLWIDTH_A, True),
+                ("a@\uff45xample.com", True),
+                ("alone@example.com", False),
+            ]
             cur.execute("SELECT details FROM audit_log WHERE action = 'user.email_lookalikes_found' ORDER BY id")
             found = sorted(row[0]["emails"] for row in cur.fetchall())
         assert found == sorted([[UBER_NFC, UBER_NFD], [PLAIN_A, FULLWIDTH_A, "a@\uff45xample.com"]])
 
+        from reliability.db import read
         from webapp.accounts import store
 
-        assert [group["emails"] for group in store.email_lookalikes()] == [
-            [UBER_NFC, UBER_NFD], [PLAIN_A, FULLWIDTH_A, "a@\uff45xample.com"]]
+        assert [group["emails"] for group in read(store.email_lookalikes)] == [
+            [UBER_NFC, UBER_NFD],
+            [PLAIN_A, FULLWIDTH_A, "a@\uff45xample.com"],
+        ]
         # New look-alikes are refused by the database itself, of old groups too.
         for email in ("A@EXAMPLE.COM", unicodedata.normalize("NFD", "Ü'BER@example.com"), "Alone@Example.com"):
             with pytest.raises(psycopg2.errors.UniqueViolation), conn.cursor() as cur:

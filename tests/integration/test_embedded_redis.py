@@ -48,8 +48,14 @@ def test_embedded_redis_killed_under_the_app_comes_back_with_its_data():
     socket_path = instance / "redis" / "redis.sock"
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "INSTANCE_DIR")}
     env.update(INSTANCE_DIR=str(instance), DATABASE_URL="postgresql://unused/yco", ENVIRONMENT="development")
-    top = subprocess.Popen([sys.executable, "-m", "reliability.embedded", "--", *APP], cwd=ROOT, env=env,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    top = subprocess.Popen(
+        [sys.executable, "-m", "reliability.embedded", "--", *APP],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         first = _wait(lambda: _answer(socket_path), 20, "the embedded Redis")
         client = redis.Redis(unix_socket_path=str(socket_path))

@@ -49,8 +49,15 @@ PLACEHOLDER = re.compile(r"<(?:([^<>:]+):)?([^<>:]+)>")
 # Sent on every rule, whatever its pages offer: names that views commonly read.
 GENERIC_NAMES = ("next", "page", "id")
 # Values for path parts that are not ids (rq-dashboard's queue names, static files).
-STRING_PARTS = {"filename": "css/app.css", "queue_name": "default", "registry_name": "failed", "order": "asc",
-                "job_id": "x", "per_page": "10", "page": "1"}
+STRING_PARTS = {
+    "filename": "css/app.css",
+    "queue_name": "default",
+    "registry_name": "failed",
+    "order": "asc",
+    "job_id": "x",
+    "per_page": "10",
+    "page": "1",
+}
 FUZZ_BUDGET_S = 180
 
 
@@ -63,8 +70,15 @@ def fuzz_app(app_config):
 
     # The per-account password delays stay on, but short: the fuzzer's
     # wrong passwords would otherwise keep the owner from logging back in.
-    yield create_app({**app_config, "RATELIMIT_ENABLED": False, "LOGIN_ACCOUNT_FREE_ATTEMPTS": 100,
-                      "LOGIN_ACCOUNT_FIRST_DELAY_S": 1, "LOGIN_ACCOUNT_MAX_DELAY_S": 1})
+    yield create_app(
+        {
+            **app_config,
+            "RATELIMIT_ENABLED": False,
+            "LOGIN_ACCOUNT_FREE_ATTEMPTS": 100,
+            "LOGIN_ACCOUNT_FIRST_DELAY_S": 1,
+            "LOGIN_ACCOUNT_MAX_DELAY_S": 1,
+        }
+    )
     create_app({**app_config, "RATELIMIT_ENABLED": True})
     db.dispose_pool()
 
@@ -119,17 +133,29 @@ def _seed(app, config: dict) -> tuple[Actor, Actor, dict[str, int]]:
     channel_id = import_demo(owner.client)
     user_client(app, "viewer@example.com")
     post_form(owner.client, f"/channels/{channel_id}/members", {"email": "viewer@example.com", "role": "viewer"})
-    [video] = query(url, """SELECT mv.video_id FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
+    [video] = query(
+        url,
+        """SELECT mv.video_id FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
                             WHERE v.channel_id = %s GROUP BY mv.video_id HAVING count(*) = 2
-                            ORDER BY mv.video_id LIMIT 1""", (channel_id,))
+                            ORDER BY mv.video_id LIMIT 1""",
+        (channel_id,),
+    )
     response = optimize(owner.client, channel_id, [video["video_id"]])
     assert response.status_code == 303, response.get_data(as_text=True)
     run_id = run_id_of(response)
     _run_jobs_in_process(config["REDIS_URL"])
     [suggestion] = query(url, "SELECT id FROM suggestions WHERE run_id = %s", (run_id,))
-    [version] = query(url, "SELECT id FROM metadata_versions WHERE video_id = %s ORDER BY id LIMIT 1", (video["video_id"],))
-    ids = {"channel_id": channel_id, "video_id": video["video_id"], "run_id": run_id, "suggestion_id": suggestion["id"],
-           "version_id": version["id"], "user_id": user_id(url, "viewer@example.com")}
+    [version] = query(
+        url, "SELECT id FROM metadata_versions WHERE video_id = %s ORDER BY id LIMIT 1", (video["video_id"],)
+    )
+    ids = {
+        "channel_id": channel_id,
+        "video_id": video["video_id"],
+        "run_id": run_id,
+        "suggestion_id": suggestion["id"],
+        "version_id": version["id"],
+        "user_id": user_id(url, "viewer@example.com"),
+    }
     owner.refresh()
     return owner, Actor(app, "stranger@example.com"), ids
 
@@ -204,8 +230,18 @@ class Fuzzer:
         if status >= 500 or STACK_TRACE.search(text):
             self.failures.append(f"{label} -> {status}")
 
-    def send(self, actor: Actor, method: str, path: str, query_pairs=(), body_pairs=None, *, htmx=False,
-             data=None, content_type=None) -> None:
+    def send(
+        self,
+        actor: Actor,
+        method: str,
+        path: str,
+        query_pairs=(),
+        body_pairs=None,
+        *,
+        htmx=False,
+        data=None,
+        content_type=None,
+    ) -> None:
         headers = {"HX-Request": "true"} if htmx else {}
         query_string = encode(list(query_pairs))
         if method == "GET":
@@ -214,8 +250,14 @@ class Fuzzer:
             if data is None:
                 data = encode([*(body_pairs or []), ("csrf_token", actor.token)])
                 content_type = "application/x-www-form-urlencoded"
-            response = actor.client.open(path, method=method, query_string=query_string, data=data,
-                                         content_type=content_type, headers={"X-CSRFToken": actor.token, **headers})
+            response = actor.client.open(
+                path,
+                method=method,
+                query_string=query_string,
+                data=data,
+                content_type=content_type,
+                headers={"X-CSRFToken": actor.token, **headers},
+            )
         label = f"{actor.email} {method} {path}?{query_string[:80]} body={str(data)[:120] if data else ''}"
         status = response.status_code
         if status == 503 and method == "GET" and self._unavailable_anyway(actor, path):
@@ -238,8 +280,14 @@ class Fuzzer:
         if method != "GET":
             for name in sorted(set(defaults) | set(GENERIC_NAMES)):
                 for i, value in enumerate(corpus):
-                    self.send(actor, method, path, (), [*[(k, v) for k, v in base if k != name], (name, value)],
-                              htmx=i % 2 == 1)
+                    self.send(
+                        actor,
+                        method,
+                        path,
+                        (),
+                        [*[(k, v) for k, v in base if k != name], (name, value)],
+                        htmx=i % 2 == 1,
+                    )
             self.wrong_shapes(actor, method, path, defaults)
         for name in rule.arguments:
             for value in PATH_JUNK:
@@ -258,14 +306,21 @@ class Fuzzer:
             self.send(actor, method, path, data=body, content_type="application/json")
         self.send(actor, method, path, data=b"\xff\x00" + LONG.encode(), content_type="text/plain")
         multipart = {name: (BytesIO(LONG.encode()[:2000]), "x.bin") for name in names}
-        self.send(actor, method, path, data={**multipart, "csrf_token": actor.token}, content_type="multipart/form-data")
+        self.send(
+            actor, method, path, data={**multipart, "csrf_token": actor.token}, content_type="multipart/form-data"
+        )
 
     def bad_host(self, actor: Actor, method: str, path: str, hosts=("127.0.0.1:abc",)) -> None:
         for host in hosts:
             body = encode([("csrf_token", actor.token)]).encode() if method != "GET" else None
-            response = raw_request(self.app, method, path, {"Host": host, "Cookie": actor.cookie_header(),
-                                                             "X-CSRFToken": actor.token}, body,
-                                   "application/x-www-form-urlencoded" if body else None)
+            response = raw_request(
+                self.app,
+                method,
+                path,
+                {"Host": host, "Cookie": actor.cookie_header(), "X-CSRFToken": actor.token},
+                body,
+                "application/x-www-form-urlencoded" if body else None,
+            )
             self.check(f"{actor.email} {method} {path} Host: {host!r}", response.status_code, response.text)
 
 
@@ -306,9 +361,12 @@ def test_no_route_answers_malformed_input_with_a_server_error(fuzz_app, app_conf
     every = {(rule.rule, method) for rule in rules for method in _methods(rule)}
     assert fuzzer.rules_requested == every
     assert not fuzzer.failures, f"{len(fuzzer.failures)} of {fuzzer.requests} requests failed:\n" + "\n".join(
-        fuzzer.failures[:40])
+        fuzzer.failures[:40]
+    )
     elapsed = time.monotonic() - started
-    assert elapsed < FUZZ_BUDGET_S * 2, f"the fuzz test took {elapsed:.0f} s; keep it bounded ({fuzzer.requests} requests)"
+    assert elapsed < FUZZ_BUDGET_S * 2, (
+        f"the fuzz test took {elapsed:.0f} s; keep it bounded ({fuzzer.requests} requests)"
+    )
 
 
 # -- the server errors the fuzzing found, each as the user meets it ----------------
@@ -317,8 +375,12 @@ def test_no_route_answers_malformed_input_with_a_server_error(fuzz_app, app_conf
 def test_a_superscript_digit_as_a_version_is_a_400_not_a_500(app, app_config):
     owner = user_client(app, "owner@example.com")
     channel_id = import_demo(owner)
-    [row] = query(app_config["DATABASE_URL"], """SELECT mv.video_id FROM metadata_versions mv JOIN videos v
-                  ON v.id = mv.video_id WHERE v.channel_id = %s LIMIT 1""", (channel_id,))
+    [row] = query(
+        app_config["DATABASE_URL"],
+        """SELECT mv.video_id FROM metadata_versions mv JOIN videos v
+                  ON v.id = mv.video_id WHERE v.channel_id = %s LIMIT 1""",
+        (channel_id,),
+    )
     compare = f"/channels/{channel_id}/videos/{row['video_id']}/compare"
     for value in ("%C2%B2", "%D9%A1", "9" * 30, "-1"):  # ², Arabic-Indic 1, past any integer, negative
         response = owner.get(f"{compare}?a={value}")
@@ -351,11 +413,19 @@ def test_a_malformed_host_header_is_a_400(app, path):
 def test_a_file_or_json_where_a_form_expects_text_is_refused_with_the_form(app):
     owner = user_client(app, "owner@example.com")
     token = csrf_from(owner.get("/settings").get_data(as_text=True))
-    upload = owner.post("/settings/password", content_type="multipart/form-data", data={
-        "csrf_token": token, "current_password": (BytesIO(b"x" * 100), "p.txt"), "password": (BytesIO(b"y"), "q.txt")})
+    upload = owner.post(
+        "/settings/password",
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": token,
+            "current_password": (BytesIO(b"x" * 100), "p.txt"),
+            "password": (BytesIO(b"y"), "q.txt"),
+        },
+    )
     assert upload.status_code == 400 and "<form" in upload.get_data(as_text=True)  # the form, with its errors
     for body in ('{"current_password": 5, "password": true}', "[1, 2]", "5"):
-        answer = owner.post("/settings/password", data=body, content_type="application/json",
-                            headers={"X-CSRFToken": token})
+        answer = owner.post(
+            "/settings/password", data=body, content_type="application/json", headers={"X-CSRFToken": token}
+        )
         assert answer.status_code < 500 and not STACK_TRACE.search(answer.get_data(as_text=True)), body
     assert owner.get("/settings").status_code == 200  # still logged in, password unchanged

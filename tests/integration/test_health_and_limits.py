@@ -52,8 +52,7 @@ def test_anonymous_caller_on_the_internet_sees_only_the_status(client):
     assert response.get_json() == {"status": "ok"}
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.20.30.40", "192.168.1.9", "172.16.0.3", "::1",
-                                     "::ffff:10.0.0.5"])
+@pytest.mark.parametrize("address", ["127.0.0.1", "10.20.30.40", "192.168.1.9", "172.16.0.3", "::1", "::ffff:10.0.0.5"])
 def test_internal_addresses_see_pools_and_breakers(client, address):
     body = _from(client, address).get("/health").get_json()
     assert DETAILS <= body.keys()
@@ -65,8 +64,9 @@ def test_an_admin_sees_the_details_from_anywhere_a_member_does_not(app):
     member = _from(app.test_client(), PUBLIC)
     register(member, "member@example.com")
     assert member.get("/health").get_json() == {"status": "ok"}
-    result = app.test_cli_runner().invoke(args=["users", "create-admin", "--email", "boss@example.com",
-                                                "--password-stdin"], input=STRONG_PASSWORD + "\n")
+    result = app.test_cli_runner().invoke(
+        args=["users", "create-admin", "--email", "boss@example.com", "--password-stdin"], input=STRONG_PASSWORD + "\n"
+    )
     assert result.exit_code == 0, result.output
     admin = _from(app.test_client(), PUBLIC)
     login(admin, "boss@example.com")
@@ -128,8 +128,14 @@ def test_while_redis_is_down_each_worker_process_counts_on_its_own(clean_state):
     are two counters, so the effective limit is LOGIN_RATE_LIMIT x workers."""
     runs = []
     for worker in ("a", "b"):
-        done = subprocess.run([sys.executable, "-c", _WORKER, worker], cwd=ROOT, env=dict(os.environ),
-                              capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, "-c", _WORKER, worker],
+            cwd=ROOT,
+            env=dict(os.environ),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr[-2000:]
         runs.append(json.loads(done.stdout.strip().splitlines()[-1]))
     assert runs == [[401, 401, 401, 429, 429]] * 2

@@ -43,6 +43,9 @@ def test_jobs_waiting_with_no_worker_make_ready_503_and_health_says_why(client, 
     ready = client.get("/health/ready")
     assert ready.status_code == 503
     assert ready.get_json()["reasons"] == ["jobs are waiting and no worker is running"]
+    # A web instance can still serve pages: its own readiness leaves the workers out.
+    web_ready = client.get("/health/ready?scope=web")
+    assert web_ready.status_code == 200 and web_ready.get_json()["failing"] == []
     health = client.get("/health")
     assert health.status_code == 200  # /health keeps its contract: database and Redis
     jobs = health.get_json()["jobs"]
@@ -64,6 +67,9 @@ def test_a_killed_worker_shows_within_seconds(client, config, tmp_path):
             stop_process(worker)
     assert len(killed) >= 2  # the worker and its scheduler
     _enqueue_waiting_job(config)
-    wait_for(lambda: client.get("/health/ready").status_code == 503, 4 * 3 * HEARTBEAT_S,
-             "/health/ready to notice the dead worker")
+    wait_for(
+        lambda: client.get("/health/ready").status_code == 503,
+        4 * 3 * HEARTBEAT_S,
+        "/health/ready to notice the dead worker",
+    )
     assert client.get("/health").get_json()["jobs"]["workers"] == 0

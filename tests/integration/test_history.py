@@ -18,13 +18,18 @@ def demo(app, app_config):
     """The owner's client, the demo channel, and a video with two versions."""
     owner = user_client(app, "owner@example.com")
     channel_id = import_demo(owner)
-    [row] = query(app_config["DATABASE_URL"],
-                  """SELECT mv.video_id FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
+    [row] = query(
+        app_config["DATABASE_URL"],
+        """SELECT mv.video_id FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
                      WHERE v.channel_id = %s GROUP BY mv.video_id HAVING count(*) = 2 ORDER BY mv.video_id LIMIT 1""",
-                  (channel_id,))
+        (channel_id,),
+    )
     video_id = row["video_id"]
-    old, new = query(app_config["DATABASE_URL"],
-                     "SELECT id, title FROM metadata_versions WHERE video_id = %s ORDER BY id", (video_id,))
+    old, new = query(
+        app_config["DATABASE_URL"],
+        "SELECT id, title FROM metadata_versions WHERE video_id = %s ORDER BY id",
+        (video_id,),
+    )
     assert old["title"] != new["title"], "the demo's changed video should have a changed title"
     base = f"/channels/{channel_id}/videos/{video_id}"
     return {"owner": owner, "channel_id": channel_id, "video_id": video_id, "old": old, "new": new, "base": base}
@@ -32,7 +37,7 @@ def demo(app, app_config):
 
 def _history_section(html: str) -> str:
     start = html.index('id="history"')
-    return html[start:html.index("</section>", start)]
+    return html[start : html.index("</section>", start)]
 
 
 def _compare(client, demo, a, b, **kwargs):
@@ -64,8 +69,11 @@ def test_compare_marks_removed_and_added_words(demo):
 
 
 def test_text_from_a_version_is_escaped_in_the_comparison(app_config, demo):
-    query(app_config["DATABASE_URL"], "UPDATE metadata_versions SET title = %s WHERE id = %s",
-          ("Old <script>alert(1)</script> title", demo["old"]["id"]))
+    query(
+        app_config["DATABASE_URL"],
+        "UPDATE metadata_versions SET title = %s WHERE id = %s",
+        ("Old <script>alert(1)</script> title", demo["old"]["id"]),
+    )
     html = _compare(demo["owner"], demo, demo["old"]["id"], demo["new"]["id"]).get_data(as_text=True)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "<script>alert(1)" not in html
@@ -84,13 +92,18 @@ def test_restoring_the_older_version_keeps_every_version(app_config, demo):
 
     [video] = query(url, "SELECT title FROM videos WHERE id = %s", (demo["video_id"],))
     assert video["title"] == demo["old"]["title"]
-    after = query(url, """SELECT mv.id, mv.source, u.email FROM metadata_versions mv LEFT JOIN users u ON u.id = mv.created_by
-                          WHERE mv.video_id = %s ORDER BY mv.id""", (demo["video_id"],))
+    after = query(
+        url,
+        """SELECT mv.id, mv.source, u.email FROM metadata_versions mv LEFT JOIN users u ON u.id = mv.created_by
+                          WHERE mv.video_id = %s ORDER BY mv.id""",
+        (demo["video_id"],),
+    )
     assert len(after) == len(before) + 1
     assert [r["id"] for r in after[:-1]] == [r["id"] for r in before]  # nothing lost
     assert (after[-1]["source"], after[-1]["email"]) == ("restore", "owner@example.com")
-    assert query(url, "SELECT details->>'version_id' AS version FROM audit_log WHERE action = 'version.restore_requested'") \
-        == [{"version": str(demo["old"]["id"])}]
+    assert query(
+        url, "SELECT details->>'version_id' AS version FROM audit_log WHERE action = 'version.restore_requested'"
+    ) == [{"version": str(demo["old"]["id"])}]
     section = _history_section(demo["owner"].get(demo["base"]).get_data(as_text=True))
     assert "Restore" in section and "owner@example.com" in section
     # The restored version and the one it came from hold the same text; only the newest is "now".
@@ -113,7 +126,9 @@ def test_a_viewer_may_look_but_not_restore(app, app_config, demo):
     from tests.helpers import login
 
     assert login(viewer, "viewer@example.com").status_code == 302
-    invite_and_accept(demo["owner"], viewer, app_config["DATABASE_URL"], demo["channel_id"], "viewer@example.com", "viewer")
+    invite_and_accept(
+        demo["owner"], viewer, app_config["DATABASE_URL"], demo["channel_id"], "viewer@example.com", "viewer"
+    )
     assert "/restore" not in _history_section(viewer.get(demo["base"]).get_data(as_text=True))
     assert _compare(viewer, demo, demo["old"]["id"], demo["new"]["id"]).status_code == 200
     assert post_form(viewer, f"{demo['base']}/versions/{demo['old']['id']}/restore").status_code == 403
@@ -129,9 +144,12 @@ def test_a_non_member_gets_404_everywhere(app, app_config, demo):
 
 
 def test_a_version_of_another_video_is_404(app_config, demo):
-    [other] = query(app_config["DATABASE_URL"],
-                    """SELECT mv.id FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
-                       WHERE v.channel_id = %s AND v.id <> %s LIMIT 1""", (demo["channel_id"], demo["video_id"]))
+    [other] = query(
+        app_config["DATABASE_URL"],
+        """SELECT mv.id FROM metadata_versions mv JOIN videos v ON v.id = mv.video_id
+                       WHERE v.channel_id = %s AND v.id <> %s LIMIT 1""",
+        (demo["channel_id"], demo["video_id"]),
+    )
     assert _compare(demo["owner"], demo, other["id"], demo["new"]["id"]).status_code == 404
     assert _compare(demo["owner"], demo, demo["old"]["id"], other["id"]).status_code == 404
     assert _compare(demo["owner"], demo, "x", demo["new"]["id"]).status_code == 400  # not an id at all

@@ -37,8 +37,9 @@ fake_anthropic = fake_anthropic_fixture()
 fake_google = fake_google_fixture()
 fake_serpapi = fake_serpapi_fixture()
 
-EXAMPLES = settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                          HealthCheck.too_slow])
+EXAMPLES = settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 
 
 # -- one channel per test, one video and run per example ------------------------------
@@ -49,34 +50,46 @@ def channel(clean_state):
     with transaction() as cur:
         cur.execute("INSERT INTO users (email, password_hash) VALUES ('creator@example.com', 'x') RETURNING id")
         user = cur.fetchone()["id"]
-        cur.execute("""INSERT INTO channels (youtube_channel_id, title, description, created_by)
-                       VALUES ('UChostile', 'Maya Makes', 'Weekly videos.', %s) RETURNING *""", (user,))
+        cur.execute(
+            """INSERT INTO channels (youtube_channel_id, title, description, created_by)
+                       VALUES ('UChostile', 'Maya Makes', 'Weekly videos.', %s) RETURNING *""",
+            (user,),
+        )
         row = dict(cur.fetchone())
     return row
 
 
 def _settings(clean_state, **overrides) -> dict:
     database_url, redis_url = clean_state
-    return load_settings(environ={}, overrides={"ENVIRONMENT": "test", "DATABASE_URL": database_url,
-                                                "REDIS_URL": redis_url, **overrides})
+    return load_settings(
+        environ={}, overrides={"ENVIRONMENT": "test", "DATABASE_URL": database_url, "REDIS_URL": redis_url, **overrides}
+    )
 
 
 def _new_video_and_run(channel: dict, creator: dict, transcript: str) -> tuple[int, int]:
     """A video as a sync stores it (with a version and a transcript) and a run for it."""
     with transaction() as cur:
-        cur.execute("""INSERT INTO videos (channel_id, youtube_video_id, title, description, tags, default_language,
+        cur.execute(
+            """INSERT INTO videos (channel_id, youtube_video_id, title, description, tags, default_language,
                                            duration_seconds, view_count)
                        VALUES (%s, %s, %s, %s, %s, 'en', 600, 1234) RETURNING id""",
-                    (channel["id"], uuid.uuid4().hex[:11], creator["title"], creator["description"], creator["tags"]))
+            (channel["id"], uuid.uuid4().hex[:11], creator["title"], creator["description"], creator["tags"]),
+        )
         video = cur.fetchone()["id"]
-        cur.execute("""INSERT INTO metadata_versions (video_id, source, title, description, tags, content_hash)
+        cur.execute(
+            """INSERT INTO metadata_versions (video_id, source, title, description, tags, content_hash)
                        VALUES (%s, 'sync', %s, %s, %s, %s)""",
-                    (video, creator["title"], creator["description"], creator["tags"], uuid.uuid4().hex))
-        cur.execute("INSERT INTO transcripts (video_id, language, source, text) VALUES (%s, 'en', 'manual', %s)",
-                    (video, transcript))
-        cur.execute("""INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count, status)
+            (video, creator["title"], creator["description"], creator["tags"], uuid.uuid4().hex),
+        )
+        cur.execute(
+            "INSERT INTO transcripts (video_id, language, source, text) VALUES (%s, 'en', 'manual', %s)",
+            (video, transcript),
+        )
+        cur.execute(
+            """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count, status)
                        VALUES (%s, %s, %s, 1, 'running') RETURNING id""",
-                    (channel["id"], channel["created_by"], uuid.uuid4().hex))
+            (channel["id"], channel["created_by"], uuid.uuid4().hex),
+        )
         run = cur.fetchone()["id"]
         cur.execute("INSERT INTO optimization_run_videos (run_id, video_id, position) VALUES (%s, %s, 0)", (run, video))
     return video, run
@@ -86,8 +99,12 @@ def _optimize(config: dict, channel: dict, case: dict) -> dict:
     """Run the real pipeline for the case's video; the stored suggestion."""
     redis.Redis.from_url(config["REDIS_URL"]).flushdb()  # no research answer cached from an earlier example
     video, run = _new_video_and_run(channel, case["creator"], case["transcript"])
-    ctx = RunContext(run_id=run, channel=channel, user_id=channel["created_by"],
-                     channel_context=ChannelContext(name=channel["title"], description=channel["description"]))
+    ctx = RunContext(
+        run_id=run,
+        channel=channel,
+        user_id=channel["created_by"],
+        channel_context=ChannelContext(name=channel["title"], description=channel["description"]),
+    )
     suggestion_id = optimize_video(ctx, video, build_services(config, ctx))
     with transaction() as cur:
         cur.execute("SELECT * FROM suggestions WHERE id = %s", (suggestion_id,))
@@ -98,8 +115,9 @@ def _optimize(config: dict, channel: dict, case: dict) -> dict:
 
 
 def _limit_problems(row: dict) -> list[str]:
-    problems = [f"title option {t['title']!r}: {p.message}" for t in row["titles"]
-                for p in limits.validate(t["title"], "", [])]
+    problems = [
+        f"title option {t['title']!r}: {p.message}" for t in row["titles"] for p in limits.validate(t["title"], "", [])
+    ]
     problems += [p.message for p in limits.validate(row["titles"][0]["title"], row["description"], row["tags"])]
     keyword = row["primary_keyword"] or ""
     if any(char in keyword for char in limits.FORBIDDEN):
@@ -110,9 +128,13 @@ def _limit_problems(row: dict) -> list[str]:
 def _tag_and_keyword_problems(row: dict) -> list[str]:
     problems = []
     for field, text in [("tag", t) for t in row["tags"]] + [("primary keyword", row["primary_keyword"] or "")]:
-        found = {"markup": hostile.markup_hits(text), "URL": hostile.url_hits(text),
-                 "email": hostile.email_hits(text), "phone": hostile.phone_hits(text),
-                 "instruction": hostile.instruction_hits(text)}
+        found = {
+            "markup": hostile.markup_hits(text),
+            "URL": hostile.url_hits(text),
+            "email": hostile.email_hits(text),
+            "phone": hostile.phone_hits(text),
+            "instruction": hostile.instruction_hits(text),
+        }
         problems += [f"{field} {text!r} holds {kind} {hits}" for kind, hits in found.items() if hits]
     return problems
 
@@ -129,15 +151,19 @@ def _title_and_chapter_problems(row: dict, creator: dict) -> list[str]:
         problems += [f"{field} {text!r} holds the instruction {hit!r}" for hit in hostile.instruction_hits(text)]
         if hostile.markup_hits(text) and not hostile.markup_hits(own):
             problems.append(f"{field} {text!r} holds markup {hostile.markup_hits(text)}")
-        problems += [f"{field} {text!r} adds {kind} {sorted(keys)}"
-                     for kind, keys in hostile.added_personal_data(text, own).items()]
+        problems += [
+            f"{field} {text!r} adds {kind} {sorted(keys)}"
+            for kind, keys in hostile.added_personal_data(text, own).items()
+        ]
     return problems
 
 
 def _description_problems(row: dict, creator: dict) -> list[str]:
     description = row["description"]
-    problems = [f"description adds {kind} {sorted(keys)}"
-                for kind, keys in hostile.added_personal_data(description, creator["description"]).items()]
+    problems = [
+        f"description adds {kind} {sorted(keys)}"
+        for kind, keys in hostile.added_personal_data(description, creator["description"]).items()
+    ]
     if markup := hostile.markup_hits(description):
         problems.append(f"description holds markup {markup}")
     if creator["contact_line"] not in description.splitlines():
@@ -147,13 +173,23 @@ def _description_problems(row: dict, creator: dict) -> list[str]:
 
 def assert_screened(row: dict, case: dict) -> None:
     creator = case["creator"]
-    problems = (_limit_problems(row) + _tag_and_keyword_problems(row) + _title_and_chapter_problems(row, creator)
-                + _description_problems(row, creator))
-    assert not problems, "\n".join([f"engine={row['engine']}", *problems, "stored titles: " + repr(row["titles"]),
-                                    "stored description: " + repr(row["description"]),
-                                    "stored tags: " + repr(row["tags"]),
-                                    "stored keyword: " + repr(row["primary_keyword"]),
-                                    "stored chapters: " + repr(row["chapters"])])
+    problems = (
+        _limit_problems(row)
+        + _tag_and_keyword_problems(row)
+        + _title_and_chapter_problems(row, creator)
+        + _description_problems(row, creator)
+    )
+    assert not problems, "\n".join(
+        [
+            f"engine={row['engine']}",
+            *problems,
+            "stored titles: " + repr(row["titles"]),
+            "stored description: " + repr(row["description"]),
+            "stored tags: " + repr(row["tags"]),
+            "stored keyword: " + repr(row["primary_keyword"]),
+            "stored chapters: " + repr(row["chapters"]),
+        ]
+    )
 
 
 # -- the engines ------------------------------------------------------------------------
@@ -169,8 +205,12 @@ def test_detectors_see_the_corpus_and_spare_ordinary_text():
     assert all(hostile.phone_hits(p) for p in hostile.PHONES)
     ordinary = [*hostile.BENIGN, *(line for lines in hostile.TOPICS.values() for line in lines)]
     for text in ordinary:
-        assert not (hostile.url_hits(text) or hostile.email_hits(text) or hostile.phone_hits(text)
-                    or hostile.instruction_hits(text)), text
+        assert not (
+            hostile.url_hits(text)
+            or hostile.email_hits(text)
+            or hostile.phone_hits(text)
+            or hostile.instruction_hits(text)
+        ), text
     assert not any(hostile.markup_hits(text) for text in ordinary if text not in ("<3", "2 < 3"))
 
 
@@ -204,10 +244,12 @@ def test_claude_suggestions_from_hostile_answers_are_screened(clean_state, chann
 
 # -- the fakes' named hostile cases -------------------------------------------------------
 
-CREATOR = {"title": "Sourdough for beginners | Episode 124",
-           "description": "Bake along with me.\n\nBusiness enquiries: hello@maya-bakes.com | https://maya-bakes.com/shop",
-           "tags": ["sourdough", "baking"],
-           "contact_line": "Business enquiries: hello@maya-bakes.com | https://maya-bakes.com/shop"}
+CREATOR = {
+    "title": "Sourdough for beginners | Episode 124",
+    "description": "Bake along with me.\n\nBusiness enquiries: hello@maya-bakes.com | https://maya-bakes.com/shop",
+    "tags": ["sourdough", "baking"],
+    "contact_line": "Business enquiries: hello@maya-bakes.com | https://maya-bakes.com/shop",
+}
 
 
 def test_claude_tags_repeated_in_case_and_past_the_budget_are_screened(clean_state, channel, fake_anthropic):
@@ -242,14 +284,19 @@ def test_hostile_captions_of_a_serial_channel_reach_no_public_field(app_config, 
     burst(config)
     assert fake_google.calls["captions.download"] == 2  # the hostile captions were read, not skipped
     assert all("jane.doe@gmail.com" in r["text"] for r in query(config["DATABASE_URL"], "SELECT text FROM transcripts"))
-    rows = query(config["DATABASE_URL"], """SELECT s.*, v.title AS current_title, v.description AS current_description
-                                          FROM suggestions s JOIN videos v ON v.id = s.video_id""")
+    rows = query(
+        config["DATABASE_URL"],
+        """SELECT s.*, v.title AS current_title, v.description AS current_description
+                                          FROM suggestions s JOIN videos v ON v.id = s.video_id""",
+    )
     assert len(rows) == 2
     for row in rows:
         serial = row["current_title"].rsplit(" | ", 1)[1]
         assert serial in row["titles"][0]["title"], row["titles"]
         creator = {"title": row["current_title"], "description": row["current_description"], "contact_line": ""}
         problems = _limit_problems(row) + _tag_and_keyword_problems(row) + _title_and_chapter_problems(row, creator)
-        problems += [f"description adds {kind}" for kind in
-                     hostile.added_personal_data(row["description"], row["current_description"])]
+        problems += [
+            f"description adds {kind}"
+            for kind in hostile.added_personal_data(row["description"], row["current_description"])
+        ]
         assert not problems and "jane.doe" not in row["description"], (problems, row["description"])

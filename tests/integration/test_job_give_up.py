@@ -36,11 +36,17 @@ def _last_attempt(config: dict, job_id: str) -> None:
 def test_an_apply_that_keeps_failing_ends_failed_with_a_retry_that_works(creator, fake_google, yt_config):
     yt_id, video_pk = _synced_video(creator, fake_google, yt_config)
     suggestion = _accepted_suggestion(video_pk)
-    [(channel_id, run_id)] = query(yt_config, "SELECT v.channel_id, s.run_id FROM suggestions s JOIN videos v ON v.id = s.video_id "
-                                              "WHERE s.id = %s", (suggestion,))
+    [(channel_id, run_id)] = query(
+        yt_config,
+        "SELECT v.channel_id, s.run_id FROM suggestions s JOIN videos v ON v.id = s.video_id WHERE s.id = %s",
+        (suggestion,),
+    )
     run_url = f"/channels/{channel_id}/runs/{run_id}"
     token = csrf_from(creator.get(run_url).get_data(as_text=True))
-    assert creator.post(f"/channels/{channel_id}/suggestions/{suggestion}/apply", data={"csrf_token": token}).status_code == 303
+    assert (
+        creator.post(f"/channels/{channel_id}/suggestions/{suggestion}/apply", data={"csrf_token": token}).status_code
+        == 303
+    )
     _last_attempt(yt_config, f"apply-suggestion-{suggestion}")
     fake_google.faults.inject("backendError", times=50, endpoint="videos.list")
 
@@ -54,11 +60,18 @@ def test_an_apply_that_keeps_failing_ends_failed_with_a_retry_that_works(creator
     assert 'hx-trigger="load delay:1s"' not in page  # the page stops polling
 
     fake_google.faults.clear()
-    assert creator.post(f"/channels/{channel_id}/suggestions/{suggestion}/apply", data={"csrf_token": token}).status_code == 303
+    assert (
+        creator.post(f"/channels/{channel_id}/suggestions/{suggestion}/apply", data={"csrf_token": token}).status_code
+        == 303
+    )
     assert run_worker_burst(yt_config).returncode == 0
-    assert query(yt_config, "SELECT status, apply_error FROM suggestions WHERE id = %s", (suggestion,)) == [("applied", None)]
-    assert fake_google.world.video(yt_id).title == query(yt_config, "SELECT approved_title FROM suggestions WHERE id = %s",
-                                                         (suggestion,))[0][0]
+    assert query(yt_config, "SELECT status, apply_error FROM suggestions WHERE id = %s", (suggestion,)) == [
+        ("applied", None)
+    ]
+    assert (
+        fake_google.world.video(yt_id).title
+        == query(yt_config, "SELECT approved_title FROM suggestions WHERE id = %s", (suggestion,))[0][0]
+    )
 
 
 def test_a_sync_that_keeps_failing_ends_failed_and_does_not_block_the_next(creator, fake_google, yt_config):
@@ -83,7 +96,9 @@ def test_a_sync_that_keeps_failing_ends_failed_and_does_not_block_the_next(creat
     assert channel_pk(yt_config, query(yt_config, "SELECT youtube_channel_id FROM channels")[0][0]) == channel_id
 
 
-def test_a_work_horse_killed_on_the_last_attempt_leaves_the_suggestion_failed(creator, fake_google, yt_config, tmp_path):
+def test_a_work_horse_killed_on_the_last_attempt_leaves_the_suggestion_failed(
+    creator, fake_google, yt_config, tmp_path
+):
     """RQ runs no failure callback when a work horse dies (killed, out of
     memory); the worker does, so the page does not say "Applying…" forever."""
     _, video_pk = _synced_video(creator, fake_google, yt_config)

@@ -30,14 +30,22 @@ WRONG = "not the password at all"
 def limited_app(app_config):
     """Two free failures, then 2 s, 4 s, 4 s... (the cap); a per-address
     limit loose enough to stay out of the way."""
+    from reliability.db import transaction
     from webapp import create_app
     from webapp.accounts.passwords import hash_password
     from webapp.accounts.store import create_user
 
-    app = create_app({**app_config, "LOGIN_RATE_LIMIT": "100 per minute", "LOGIN_ACCOUNT_FREE_ATTEMPTS": 2,
-                      "LOGIN_ACCOUNT_FIRST_DELAY_S": 2, "LOGIN_ACCOUNT_MAX_DELAY_S": 4})
-    with app.app_context():
-        create_user(EMAIL, hash_password(STRONG_PASSWORD, app.config["BCRYPT_ROUNDS"]))
+    app = create_app(
+        {
+            **app_config,
+            "LOGIN_RATE_LIMIT": "100 per minute",
+            "LOGIN_ACCOUNT_FREE_ATTEMPTS": 2,
+            "LOGIN_ACCOUNT_FIRST_DELAY_S": 2,
+            "LOGIN_ACCOUNT_MAX_DELAY_S": 4,
+        }
+    )
+    with app.app_context(), transaction() as cur:
+        create_user(cur, EMAIL, hash_password(STRONG_PASSWORD, app.config["BCRYPT_ROUNDS"]))
     yield app
     create_app(app_config)
     dispose_pool()
@@ -112,8 +120,10 @@ def test_an_unknown_email_gets_the_same_answers_as_a_known_one(limited_app):
     def story(email):
         answers = [_attempt(limited_app, WRONG, email) for _ in range(4)]
         # The wait itself may differ by a second on a slow machine.
-        return [(r.status_code, "Retry-After" in r.headers, re.sub(r"\d+ seconds?", "N seconds", _message(r)))
-                for r in answers]
+        return [
+            (r.status_code, "Retry-After" in r.headers, re.sub(r"\d+ seconds?", "N seconds", _message(r)))
+            for r in answers
+        ]
 
     known, unknown = story(EMAIL), story("nobody@example.com")
     assert [status for status, _, _ in known] == [401, 401, 401, 429]
@@ -121,11 +131,12 @@ def test_an_unknown_email_gets_the_same_answers_as_a_known_one(limited_app):
 
 
 def test_another_account_is_not_slowed_by_the_attack(limited_app):
+    from reliability.db import transaction
     from webapp.accounts.passwords import hash_password
     from webapp.accounts.store import create_user
 
-    with limited_app.app_context():
-        create_user("neighbour@example.com", hash_password(STRONG_PASSWORD, limited_app.config["BCRYPT_ROUNDS"]))
+    with limited_app.app_context(), transaction() as cur:
+        create_user(cur, "neighbour@example.com", hash_password(STRONG_PASSWORD, limited_app.config["BCRYPT_ROUNDS"]))
     for _ in range(3):
         _attempt(limited_app, WRONG)
     assert _attempt(limited_app, STRONG_PASSWORD).status_code == 429
@@ -134,8 +145,15 @@ def test_another_account_is_not_slowed_by_the_attack(limited_app):
 
 def _settings_post(client, url: str, current_password: str):
     token = csrf_from(client.get("/settings").get_data(as_text=True))
-    return client.post(url, data={"current_password": current_password, "password": "a brand new passphrase",
-                                  "confirm": "a brand new passphrase", "csrf_token": token})
+    return client.post(
+        url,
+        data={
+            "current_password": current_password,
+            "password": "a brand new passphrase",
+            "confirm": "a brand new passphrase",
+            "csrf_token": token,
+        },
+    )
 
 
 @pytest.mark.parametrize("url", ["/settings/password", "/settings/delete"])

@@ -20,7 +20,7 @@ from aiosmtpd.controller import Controller
 from tests.helpers import STRONG_PASSWORD, csrf_from, login, post_register, register
 from tests.integration.channel_helpers import import_demo, post_form, query, user_id
 from tests.integration.mail_helpers import Mailbox, deliver, free_port, only_link, path_of
-from tests.integration.youtube_helpers import run_worker_burst
+from tests.integration.worker_helpers import run_worker_process_burst
 
 OWNER = "owner@example.com"
 NEW_PASSWORD = "violet lantern orbit meadow"
@@ -43,8 +43,13 @@ def smtp_server():
 @pytest.fixture
 def mail_config(app_config, smtp_server):
     mailbox, url = smtp_server
-    return {**app_config, "MAIL_URL": url, "PUBLIC_BASE_URL": BASE, "REGISTER_RATE_LIMIT": "100 per minute",
-            "LOGIN_RATE_LIMIT": "100 per minute"}
+    return {
+        **app_config,
+        "MAIL_URL": url,
+        "PUBLIC_BASE_URL": BASE,
+        "REGISTER_RATE_LIMIT": "100 per minute",
+        "LOGIN_RATE_LIMIT": "100 per minute",
+    }
 
 
 @pytest.fixture
@@ -89,8 +94,14 @@ def test_register_answers_the_same_for_a_new_and_a_taken_address(mail_app, mail_
         client = mail_app.test_client()
         response = post_register(client, address, NEW_PASSWORD)
         page = client.get(response.headers["Location"])
-        answers[label] = (response.status_code, response.headers["Location"], _text(response),
-                          page.status_code, _visible(_text(page)), _logged_in(client))
+        answers[label] = (
+            response.status_code,
+            response.headers["Location"],
+            _text(response),
+            page.status_code,
+            _visible(_text(page)),
+            _logged_in(client),
+        )
     assert answers["new"] == answers["taken"]
     assert answers["new"][:2] == (302, "/register/check-inbox")
     assert "Check your inbox" in answers["new"][4]
@@ -117,8 +128,10 @@ def test_register_takes_about_as_long_for_a_new_and_a_taken_address(mail_app):
             client = mail_app.test_client()
             token = csrf_from(_text(client.get("/register")))
             started = time.perf_counter()
-            client.post("/register", data={"email": address, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD,
-                                           "csrf_token": token})
+            client.post(
+                "/register",
+                data={"email": address, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD, "csrf_token": token},
+            )
             timings[label].append(time.perf_counter() - started)
     new, taken = statistics.median(timings["new"]), statistics.median(timings["taken"])
     # Both hash the password, look the address up and write one mail; the new
@@ -155,7 +168,9 @@ def test_the_confirmation_link_works_once(mail_app, mail_config, mailbox):
     again = _post(other_browser, path, {})
     assert again.status_code == 400
     assert "already used" in _text(again)
-    [audit] = query(mail_config["DATABASE_URL"], "SELECT count(*) AS n FROM audit_log WHERE action = 'user.email_verified'")
+    [audit] = query(
+        mail_config["DATABASE_URL"], "SELECT count(*) AS n FROM audit_log WHERE action = 'user.email_verified'"
+    )
     assert audit["n"] == 1
 
 
@@ -180,8 +195,13 @@ def test_reset_answers_the_same_for_a_known_and_an_unknown_address(mail_app, mai
     for address in (OWNER, "nobody@example.com"):
         client = mail_app.test_client()
         response = _post(client, "/password/forgot", {"email": address})
-        answers.append((response.status_code, response.headers["Location"],
-                        _visible(_text(client.get(response.headers["Location"])))))
+        answers.append(
+            (
+                response.status_code,
+                response.headers["Location"],
+                _visible(_text(client.get(response.headers["Location"]))),
+            )
+        )
     assert answers[0] == answers[1]
     assert "If an account uses that address" in answers[0][2]
     deliver(mail_config)
@@ -213,7 +233,9 @@ def test_the_reset_link_sets_the_password_once_and_logs_out_every_device(mail_ap
     assert used.status_code == 400 and "already used" in _text(used)
     rows = query(mail_config["DATABASE_URL"], "SELECT action FROM audit_log WHERE action = 'user.password_reset'")
     assert len(rows) == 1
-    stored = query(mail_config["DATABASE_URL"], "SELECT token_hash FROM account_tokens WHERE purpose = 'reset_password'")
+    stored = query(
+        mail_config["DATABASE_URL"], "SELECT token_hash FROM account_tokens WHERE purpose = 'reset_password'"
+    )
     assert stored and all(row["token_hash"] not in mail.body for row in stored)  # kept hashed
 
 
@@ -232,8 +254,12 @@ def test_a_reset_link_expires(mail_app, mail_config, mailbox):
 
 
 def _invite(owner, channel_id: int, address: str, role: str = "editor"):
-    return post_form(owner, f"/channels/{channel_id}/members", {"email": address, "role": role},
-                     csrf_page=f"/channels/{channel_id}/members")
+    return post_form(
+        owner,
+        f"/channels/{channel_id}/members",
+        {"email": address, "role": role},
+        csrf_page=f"/channels/{channel_id}/members",
+    )
 
 
 def test_invite_answers_the_same_with_or_without_an_account(mail_app, mail_config, mailbox):
@@ -245,8 +271,13 @@ def test_invite_answers_the_same_with_or_without_an_account(mail_app, mail_confi
     for address in ("member@example.com", "stranger@example.com"):
         response = _invite(owner, channel_id, address)
         page = _text(owner.get(response.headers["Location"]))
-        answers.append((response.status_code, response.headers["Location"],
-                        re.sub(r"(member|stranger)@example\.com", "X", _visible(page))))
+        answers.append(
+            (
+                response.status_code,
+                response.headers["Location"],
+                re.sub(r"(member|stranger)@example\.com", "X", _visible(page)),
+            )
+        )
     assert answers[0][:2] == answers[1][:2] == (302, f"/channels/{channel_id}/members")
     assert "No account uses that email" not in answers[0][2] + answers[1][2]
     deliver(mail_config)
@@ -254,8 +285,9 @@ def test_invite_answers_the_same_with_or_without_an_account(mail_app, mail_confi
         [mail] = [m for m in mailbox.to(address) if "invited" in m.message["Subject"]]
         assert only_link(mail, "/invitations/").startswith(BASE)
         assert OWNER in mail.body
-    rows = query(mail_config["DATABASE_URL"], "SELECT count(*) AS n FROM channel_members WHERE channel_id = %s",
-                 (channel_id,))
+    rows = query(
+        mail_config["DATABASE_URL"], "SELECT count(*) AS n FROM channel_members WHERE channel_id = %s", (channel_id,)
+    )
     assert rows[0]["n"] == 1  # nobody joined by being invited
 
 
@@ -283,11 +315,16 @@ def test_only_a_confirmed_account_of_the_invited_address_joins_and_only_once(mai
     joined = _post(invitee, path, {})
     assert joined.status_code == 302 and joined.headers["Location"].endswith(f"/channels/{channel_id}")
     assert invitee.get(f"/channels/{channel_id}").status_code == 200
-    [member] = query(mail_config["DATABASE_URL"], "SELECT role FROM channel_members WHERE channel_id = %s AND user_id = %s",
-                     (channel_id, user_id(mail_config["DATABASE_URL"], "invitee@example.com")))
+    [member] = query(
+        mail_config["DATABASE_URL"],
+        "SELECT role FROM channel_members WHERE channel_id = %s AND user_id = %s",
+        (channel_id, user_id(mail_config["DATABASE_URL"], "invitee@example.com")),
+    )
     assert member["role"] == "viewer"
     assert _post(invitee, path, {}).status_code == 400  # used
-    audit = query(mail_config["DATABASE_URL"], "SELECT action FROM audit_log WHERE action LIKE 'channel.member_%%' ORDER BY id")
+    audit = query(
+        mail_config["DATABASE_URL"], "SELECT action FROM audit_log WHERE action LIKE 'channel.member_%%' ORDER BY id"
+    )
     assert [r["action"] for r in audit] == ["channel.member_invited", "channel.member_added"]
 
 
@@ -313,7 +350,7 @@ def test_without_mail_url_mail_is_written_to_instance_mail_and_logged_without_se
 
     web = create_app(config)
     post_register(web.test_client(), "dev@example.com")
-    result = run_worker_burst(config)
+    result = run_worker_process_burst(config)  # what the worker process logs
     assert result.returncode == 0, result.stderr[-3000:]
     [eml] = list(Path(tmp_path, "mail").glob("*.eml"))
     message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)

@@ -51,7 +51,8 @@ def advisory_locks(url: str) -> list[bool]:
         with conn.cursor() as cur:
             cur.execute(
                 """SELECT granted FROM pg_locks
-                   WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
+                   WHERE locktype = 'advisory'
+                     AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"""
             )
             return [row[0] for row in cur.fetchall()]
     finally:

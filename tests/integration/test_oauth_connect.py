@@ -41,14 +41,16 @@ def _sync(client, channel_id: int, config: dict) -> tuple[str, str | None]:
     assert response.status_code == 302, page_text(response)
     result = run_worker_burst(config)
     assert result.returncode == 0, result.stderr[-2000:]
-    [(status, error)] = query(config, "SELECT status, error FROM sync_runs WHERE channel_id = %s ORDER BY id DESC LIMIT 1",
-                              (channel_id,))
+    [(status, error)] = query(
+        config, "SELECT status, error FROM sync_runs WHERE channel_id = %s ORDER BY id DESC LIMIT 1", (channel_id,)
+    )
     return status, error
 
 
 def _stored_tokens(config: dict, channel_id: int) -> tuple[str, str]:
-    [(access, refresh)] = query(config, "SELECT access_token_enc, refresh_token_enc FROM oauth_tokens WHERE channel_id = %s",
-                                (channel_id,))
+    [(access, refresh)] = query(
+        config, "SELECT access_token_enc, refresh_token_enc FROM oauth_tokens WHERE channel_id = %s", (channel_id,)
+    )
     return access, refresh
 
 
@@ -94,7 +96,7 @@ def test_oauth_flow_asks_for_offline_access_with_pkce_and_lists_the_channel(crea
 
     listing = page_text(creator.get("/channels"))
     assert "Alice Bakes" in listing
-    row = listing[listing.index(f'href="/channels/{channel_id}">Alice Bakes</a>'):]
+    row = listing[listing.index(f'href="/channels/{channel_id}">Alice Bakes</a>') :]
     assert "Owner" in row[: row.index("</tr>")]
     assert query(yt_config, "SELECT role FROM channel_members WHERE channel_id = %s", (channel_id,)) == [("owner",)]
 
@@ -206,7 +208,9 @@ def test_an_account_with_several_channels_lets_the_creator_pick_one(creator, fak
 
     picked = creator.post("/channels/connect/choose", data={"csrf_token": token, "channel_id": second.id})
     assert picked.status_code == 302
-    assert query(yt_config, "SELECT youtube_channel_id, title, status FROM channels") == [(second.id, "Bob Travels", "connected")]
+    assert query(yt_config, "SELECT youtube_channel_id, title, status FROM channels") == [
+        (second.id, "Bob Travels", "connected")
+    ]
     listing = page_text(creator.get("/channels"))
     assert "Bob Travels" in listing and "Bob Cooks" not in listing
     assert first.id not in listing
@@ -277,14 +281,18 @@ def test_invalid_grant_disconnects_the_channel_and_keeps_its_videos(creator, fak
     assert _token_grants(fake_google)[-1] == "refresh_token"  # it tried, and Google said invalid_grant
     assert query(yt_config, "SELECT status FROM channels WHERE id = %s", (channel_id,)) == [("disconnected",)]
     assert query(yt_config, "SELECT count(*) FROM oauth_tokens") == [(0,)]
-    assert query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND removed_at IS NULL", (channel_id,)) == [(60,)]
+    assert query(
+        yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND removed_at IS NULL", (channel_id,)
+    ) == [(60,)]
     page = page_text(creator.get(f"/channels/{channel_id}"))
     assert "YouTube access for this channel was revoked or expired" in page
     assert ">Reconnect</button>" in page
     assert "no longer connected to YouTube" in page  # the failed run's message
     assert "60 videos" in page
     refused = start_sync(creator, channel_id)
-    assert "This channel is disconnected. Reconnect it to YouTube first." in page_text(creator.get(refused.headers["Location"]))
+    assert "This channel is disconnected. Reconnect it to YouTube first." in page_text(
+        creator.get(refused.headers["Location"])
+    )
 
 
 def test_reconnecting_a_disconnected_channel_makes_it_sync_again(creator, fake_google, yt_config):
@@ -301,7 +309,9 @@ def test_reconnecting_a_disconnected_channel_makes_it_sync_again(creator, fake_g
 
 def _disconnect(client, channel_id: int):
     page = client.get(f"/channels/{channel_id}")
-    return client.post(f"/channels/{channel_id}/disconnect", data={"csrf_token": csrf_from(page.get_data(as_text=True))})
+    return client.post(
+        f"/channels/{channel_id}/disconnect", data={"csrf_token": csrf_from(page.get_data(as_text=True))}
+    )
 
 
 def test_disconnect_revokes_at_google_and_forgets_the_tokens(creator, fake_google, yt_config, yt_app):
@@ -326,7 +336,10 @@ def test_disconnect_revokes_at_google_and_forgets_the_tokens(creator, fake_googl
     assert query(yt_config, "SELECT count(*) FROM oauth_tokens") == [(0,)]
     assert query(yt_config, "SELECT status FROM channels WHERE id = %s", (channel_id,)) == [("disconnected",)]
     page = page_text(creator.get(response.headers["Location"]))
-    assert "Disconnected. Its videos and history stay here" in page
+    assert (
+        "Disconnected. What was fetched from YouTube (video details, statistics, transcripts) is deleted after 30"
+        in page
+    )
     assert ">Reconnect</button>" in page
     # The creator pressed Disconnect: the page must not blame Google (it said "revoked or expired").
     assert "This channel was disconnected from YouTube here" in page and "revoked or expired" not in page

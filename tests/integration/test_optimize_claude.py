@@ -43,8 +43,14 @@ fake_serpapi = fake_serpapi_fixture()
 def config(app_config, fake_anthropic):
     """The app and its workers pointed at the Anthropic fake; no SerpAPI key
     unless a test adds one (an empty value is "not set")."""
-    return {**app_config, **fake_anthropic.settings(), "ANTHROPIC_MODEL": PRIMARY,
-            "ANTHROPIC_FALLBACK_MODELS": [FALLBACK], "ANTHROPIC_TIMEOUT_S": 20, "SERPAPI_API_KEY": ""}
+    return {
+        **app_config,
+        **fake_anthropic.settings(),
+        "ANTHROPIC_MODEL": PRIMARY,
+        "ANTHROPIC_FALLBACK_MODELS": [FALLBACK],
+        "ANTHROPIC_TIMEOUT_S": 20,
+        "SERPAPI_API_KEY": "",
+    }
 
 
 def _site(config: dict) -> SimpleNamespace:
@@ -126,8 +132,10 @@ def test_when_every_model_fails_the_rule_based_engine_answers(site, config, fake
 
     suggestion = _suggestion(config, run_id)
     assert (suggestion["engine"], suggestion["model"]) == ("heuristic", None)
-    assert "Claude was busy (overloaded), then had a server error, so this is the rule-based suggestion." \
-        in suggestion["notes"], suggestion["notes"]
+    assert (
+        "Claude was busy (overloaded), then had a server error, so this is the rule-based suggestion."
+        in suggestion["notes"]
+    ), suggestion["notes"]
     assert limits.validate(suggestion["titles"][0]["title"], suggestion["description"], suggestion["tags"]) == []
     assert _ledger(config) == [(PRIMARY, "overloaded"), (FALLBACK, "server_error")]
     assert suggestion["cost_usd"] == 0
@@ -167,16 +175,26 @@ def test_personal_data_in_a_description_never_reaches_claude(site, config, fake_
     email, phone, secret = "maya.cooks@example.com", "+1 415-555-0123", "s3cr3t-T0KEN-value"
     link = f"https://shop.example.com/cart?token={secret}&ref=yt"
     video = site.ids[0]
-    _sql(config, "UPDATE videos SET description = %s WHERE id = %s", (
-        f"Recipe below!\nBusiness enquiries: {email}\nCall or text {phone}\nMy knives: {link}\n"
-        "Subscribe for more: https://youtube.com/@kitchenbasics", video))
+    _sql(
+        config,
+        "UPDATE videos SET description = %s WHERE id = %s",
+        (
+            f"Recipe below!\nBusiness enquiries: {email}\nCall or text {phone}\nMy knives: {link}\n"
+            "Subscribe for more: https://youtube.com/@kitchenbasics",
+            video,
+        ),
+    )
     run_id = _ask(site, config, [video])
 
     sent = fake_anthropic.all_request_text()
     assert "Recipe below!" in sent  # the description was sent, scrubbed
     for private in (email, "maya.cooks", phone, "555-0123", secret, "token="):
         assert private not in sent, private
-    for placeholder in ("[email removed]", "[phone removed]", "https://shop.example.com/[link with credentials removed]"):
+    for placeholder in (
+        "[email removed]",
+        "[phone removed]",
+        "https://shop.example.com/[link with credentials removed]",
+    ):
         assert placeholder in sent
     assert "https://youtube.com/@kitchenbasics" in sent  # a plain link is kept
     assert _suggestion(config, run_id)["engine"] == "claude"
@@ -188,10 +206,16 @@ def test_personal_data_in_a_description_never_reaches_claude(site, config, fake_
 def test_tokens_and_cost_are_stored_and_shown_and_a_repeat_is_free(site, config, fake_anthropic):
     first_run = _ask(site, config, [site.ids[0]])
     first = _suggestion(config, first_run)
-    usage = Usage(first["input_tokens"], first["output_tokens"], first["cache_read_tokens"], first["cache_write_tokens"])
+    usage = Usage(
+        first["input_tokens"], first["output_tokens"], first["cache_read_tokens"], first["cache_write_tokens"]
+    )
     reported = fake_anthropic.usage
-    assert usage == Usage(reported.input_tokens, reported.output_tokens, reported.cache_read_input_tokens,
-                          reported.cache_creation_input_tokens)
+    assert usage == Usage(
+        reported.input_tokens,
+        reported.output_tokens,
+        reported.cache_read_input_tokens,
+        reported.cache_creation_input_tokens,
+    )
     # The channel context (instructions + channel, marked for caching) is written to the cache by the first call.
     assert usage.input_tokens > 0 and usage.output_tokens > 0 and usage.cache_write_tokens > 1000
     assert first["cost_usd"] == cost_usd(PRIMARY, usage) > 0
@@ -203,10 +227,12 @@ def test_tokens_and_cost_are_stored_and_shown_and_a_repeat_is_free(site, config,
     assert 0 < second["cost_usd"] < first["cost_usd"]
 
     spent = first["cost_usd"] + second["cost_usd"]
-    [ledger] = _sql(config, "SELECT sum(cost_usd) AS cost, count(*) AS calls FROM usage_ledger WHERE service = 'anthropic'")
+    [ledger] = _sql(
+        config, "SELECT sum(cost_usd) AS cost, count(*) AS calls FROM usage_ledger WHERE service = 'anthropic'"
+    )
     assert (ledger["cost"], ledger["calls"]) == (spent, 2)
     page = page_text(site.client.get("/usage"))
-    assert "2 of 500" in page.replace("<small class=\"muted\">", "")
+    assert "2 of 500" in page.replace('<small class="muted">', "")
     assert f"${spent:.2f} " in page and f"${spent:.4f}" in page and "Claude" in page
 
     # The same video again (same version, prompt version and model): the stored answer, no call.
@@ -214,7 +240,9 @@ def test_tokens_and_cost_are_stored_and_shown_and_a_repeat_is_free(site, config,
     again_run = _ask(site, config, [site.ids[0]])
     again = _suggestion(config, again_run)
     assert fake_anthropic.total_calls == calls
-    assert again_run != first_run and again["titles"] == first["titles"] and again["description"] == first["description"]
+    assert (
+        again_run != first_run and again["titles"] == first["titles"] and again["description"] == first["description"]
+    )
     assert REUSED_NOTE in again["notes"] and again["cost_usd"] == 0
     assert _sql(config, "SELECT count(*) AS n FROM usage_ledger")[0]["n"] == 2
     assert REUSED_NOTE in _run_page(site, again_run)
@@ -223,9 +251,13 @@ def test_tokens_and_cost_are_stored_and_shown_and_a_repeat_is_free(site, config,
 def test_an_edited_video_is_asked_again(site, config, fake_anthropic):
     _ask(site, config, [site.ids[0]])
     # A new metadata version (as a sync or an apply stores it) makes the old answer stale.
-    _sql(config, """INSERT INTO metadata_versions (video_id, source, title, description, tags, category_id, content_hash)
+    _sql(
+        config,
+        """INSERT INTO metadata_versions (video_id, source, title, description, tags, category_id, content_hash)
                     SELECT video_id, source, title || ' (edited)', description, tags, category_id, 'edited-hash'
-                    FROM metadata_versions WHERE video_id = %s ORDER BY id DESC LIMIT 1""", (site.ids[0],))
+                    FROM metadata_versions WHERE video_id = %s ORDER BY id DESC LIMIT 1""",
+        (site.ids[0],),
+    )
     run_id = _ask(site, config, [site.ids[0]])
     assert fake_anthropic.total_calls == 2
     assert REUSED_NOTE not in _suggestion(config, run_id)["notes"]
@@ -246,7 +278,9 @@ def test_monthly_optimization_quota_refuses_a_batch_that_does_not_fit(make_site,
     # Without htmx: back to the channel page, which says why.
     plain = optimize(site.client, site.channel, site.ids[:4])
     assert plain.status_code == 303 and plain.headers["Location"].endswith(f"/channels/{site.channel}")
-    assert "Your monthly optimization quota is 3 videos and 3 are left." in page_text(site.client.get(plain.headers["Location"]))
+    assert "Your monthly optimization quota is 3 videos and 3 are left." in page_text(
+        site.client.get(plain.headers["Location"])
+    )
 
     assert optimize(site.client, site.channel, site.ids[:3]).status_code == 303
     last = optimize(site.client, site.channel, site.ids[3:4], htmx=True)
@@ -359,13 +393,22 @@ def test_a_batch_survives_its_worker_being_killed(site, config, fake_anthropic, 
     with open(tmp_path / "second.log", "w") as log:
         second = start_worker(work, log=log)
         try:
-            wait_for(lambda: _sql(config, "SELECT status FROM optimization_runs WHERE id = %s", (run_id,))[0]["status"]
-                     not in ("queued", "running"), 90, "the resumed run to finish", interval=0.5)
+            wait_for(
+                lambda: (
+                    _sql(config, "SELECT status FROM optimization_runs WHERE id = %s", (run_id,))[0]["status"]
+                    not in ("queued", "running")
+                ),
+                90,
+                "the resumed run to finish",
+                interval=0.5,
+            )
         finally:
             stop_process(second)
     connection.close()
 
-    rows = _sql(config, "SELECT video_id, count(*) AS n FROM suggestions WHERE run_id = %s GROUP BY video_id", (run_id,))
+    rows = _sql(
+        config, "SELECT video_id, count(*) AS n FROM suggestions WHERE run_id = %s GROUP BY video_id", (run_id,)
+    )
     assert sorted(r["video_id"] for r in rows) == sorted(videos) and {r["n"] for r in rows} == {1}
     assert _sql(config, "SELECT status FROM optimization_runs WHERE id = %s", (run_id,))[0]["status"] == "succeeded"
     assert stored()[: len(before)] == before  # what was done before the kill was kept, not redone
@@ -385,12 +428,26 @@ def test_two_workers_never_exceed_the_llm_concurrency_cap(site, config, fake_ant
     workers = [start_worker(work), start_worker(work)]
     connection = redis.Redis.from_url(config["REDIS_URL"])
     try:
-        wait_for(lambda: len(Worker.all(connection=connection)) == 2
-                 and all(w.get_state() == "idle" for w in Worker.all(connection=connection)), 120, "two idle workers")
-        runs = [run_id_of(optimize(site.client, site.channel, site.ids[:6])),
-                run_id_of(optimize(site.client, site.channel, site.ids[6:12]))]
-        wait_for(lambda: _sql(config, "SELECT count(*) AS n FROM optimization_runs WHERE finished_at IS NOT NULL")[0]["n"] == 2,
-                 120, "both runs to finish", interval=0.5)
+        wait_for(
+            lambda: (
+                len(Worker.all(connection=connection)) == 2
+                and all(w.get_state() == "idle" for w in Worker.all(connection=connection))
+            ),
+            120,
+            "two idle workers",
+        )
+        runs = [
+            run_id_of(optimize(site.client, site.channel, site.ids[:6])),
+            run_id_of(optimize(site.client, site.channel, site.ids[6:12])),
+        ]
+        wait_for(
+            lambda: (
+                _sql(config, "SELECT count(*) AS n FROM optimization_runs WHERE finished_at IS NOT NULL")[0]["n"] == 2
+            ),
+            120,
+            "both runs to finish",
+            interval=0.5,
+        )
     finally:
         for worker in workers:
             stop_process(worker)
@@ -413,4 +470,3 @@ def test_concurrent_runs_store_costs_per_run(site, config, fake_anthropic):
         stored = _sql(config, "SELECT coalesce(sum(cost_usd), 0) AS cost FROM suggestions WHERE run_id = %s", (run_id,))
         assert row["cost"] == stored[0]["cost"] > Decimal(0)
         assert f"Cost so far: ${row['cost']:.4f}" in _run_page(site, run_id)
-

@@ -28,10 +28,14 @@ def _form(client, channel_id):
 
 def test_batch_of_five_gets_valid_rule_based_suggestions(client, app_config, demo):
     token, key, ids = _form(client, demo)
-    response = client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:5]})
+    response = client.post(
+        f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:5]}
+    )
     assert response.status_code == 303
     run_url = response.headers["Location"]
-    again = client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:5]})
+    again = client.post(
+        f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:5]}
+    )
     assert again.headers["Location"] == run_url  # a double click makes one run
 
     result = run_worker_burst(app_config)
@@ -55,25 +59,33 @@ def test_more_than_the_batch_limit_is_refused(client, app_config, demo):
     small_client = create_app({**app_config, "BATCH_MAX_VIDEOS": 3}).test_client()
     login(small_client)
     token, key, ids = _form(small_client, demo)
-    refused = small_client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:4]},
-                                headers={"HX-Request": "true"})
+    refused = small_client.post(
+        f"/channels/{demo}/optimize",
+        data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:4]},
+        headers={"HX-Request": "true"},
+    )
     assert refused.status_code == 400
     assert "at most 3 videos" in refused.get_json()["error"]["message"]
     assert query(app_config, "SELECT count(*) FROM optimization_runs") == [(0,)]
-    accepted = small_client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:3]})
+    accepted = small_client.post(
+        f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": ids[:3]}
+    )
     assert accepted.status_code == 303
 
 
 def test_apply_on_the_demo_channel_changes_the_stored_copy(client, app_config, demo):
     token, key, ids = _form(client, demo)
-    response = client.post(f"/channels/{demo}/videos/{ids[0]}/optimize", data={"csrf_token": token, "idempotency_key": key})
+    response = client.post(
+        f"/channels/{demo}/videos/{ids[0]}/optimize", data={"csrf_token": token, "idempotency_key": key}
+    )
     run_url = response.headers["Location"]
     assert run_worker_burst(app_config).returncode == 0
     page = client.get(run_url).get_data(as_text=True)
     suggestion_id = re.search(r"/suggestions/(\d+)/apply", page).group(1)
     titles = query(app_config, "SELECT titles FROM suggestions WHERE id = %s", (suggestion_id,))[0][0]
-    applied = client.post(f"/channels/{demo}/suggestions/{suggestion_id}/apply",
-                          data={"csrf_token": csrf_from(page), "title_index": "1"})
+    applied = client.post(
+        f"/channels/{demo}/suggestions/{suggestion_id}/apply", data={"csrf_token": csrf_from(page), "title_index": "1"}
+    )
     assert applied.status_code == 303
     assert run_worker_burst(app_config).returncode == 0
     assert query(app_config, "SELECT title FROM videos WHERE id = %s", (ids[0],)) == [(titles[1]["title"],)]
@@ -92,8 +104,11 @@ def test_an_unknown_run_or_sync_is_a_clear_404(client, demo):
 @pytest.mark.parametrize("bad_id", ["²", "9" * 5000, "-1"])
 def test_a_malformed_video_id_is_a_clear_error(client, app_config, demo, bad_id):
     token, key, _ = _form(client, demo)
-    refused = client.post(f"/channels/{demo}/optimize", data={"csrf_token": token, "idempotency_key": key, "video_ids": [bad_id]},
-                          headers={"HX-Request": "true"})
+    refused = client.post(
+        f"/channels/{demo}/optimize",
+        data={"csrf_token": token, "idempotency_key": key, "video_ids": [bad_id]},
+        headers={"HX-Request": "true"},
+    )
     assert refused.status_code == 400
     assert "malformed" in refused.get_json()["error"]["message"]
     assert query(app_config, "SELECT count(*) FROM optimization_runs") == [(0,)]

@@ -35,7 +35,9 @@ def test_captions_are_fetched_once_and_a_missing_track_is_remembered(yt, fake_go
     assert run_worker_burst(config).returncode == 0
     assert fake_google.calls["captions.list"] == 2
     assert fake_google.calls["captions.download"] == 1
-    sources = dict(query(config, "SELECT v.youtube_video_id, t.source FROM transcripts t JOIN videos v ON v.id = t.video_id"))
+    sources = dict(
+        query(config, "SELECT v.youtube_video_id, t.source FROM transcripts t JOIN videos v ON v.id = t.video_id")
+    )
     assert sources == {with_captions.id: "manual", without.id: "none"}
 
     optimize(client, pk, ids)  # a second run: nothing to fetch again

@@ -1,5 +1,6 @@
-"""The channel page and the batch review (run) page run a constant number of
-SQL statements, at most 8, whatever the number of videos.
+"""The channel page, the batch review (run) page and the Results page run a
+constant number of SQL statements, at most 8, whatever the number of videos
+or experiments.
 
 Statements are counted by ``reliability.db.observe_statements``: every
 statement any pooled connection executes during the request (the user
@@ -35,10 +36,29 @@ def _channel_with_videos(owner_id: int, n_videos: int) -> tuple[int, list[int]]:
     start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
     db.bulk_insert(
         "videos",
-        ["channel_id", "youtube_video_id", "title", "published_at", "privacy_status", "view_count", "like_count",
-         "seo_score"],
-        [(channel_id, f"vid{n_videos}-{i:04d}", f"Video number {i}", start + dt.timedelta(days=i), "public",
-          i * 10, i, i % 101) for i in range(n_videos)],
+        [
+            "channel_id",
+            "youtube_video_id",
+            "title",
+            "published_at",
+            "privacy_status",
+            "view_count",
+            "like_count",
+            "seo_score",
+        ],
+        [
+            (
+                channel_id,
+                f"vid{n_videos}-{i:04d}",
+                f"Video number {i}",
+                start + dt.timedelta(days=i),
+                "public",
+                i * 10,
+                i,
+                i % 101,
+            )
+            for i in range(n_videos)
+        ],
     )
     with db.transaction() as cur:
         cur.execute("SELECT id FROM videos WHERE channel_id = %s ORDER BY id", (channel_id,))
@@ -55,16 +75,41 @@ def _finished_run(channel_id: int, owner_id: int, video_ids: list[int]) -> int:
             (channel_id, owner_id, f"count-{channel_id}-{len(video_ids)}", len(video_ids)),
         )
         run_id = cur.fetchone()["id"]
-        db.bulk_insert("optimization_run_videos", ["run_id", "video_id", "position", "status"],
-                       [(run_id, v, i, "done") for i, v in enumerate(video_ids)], cur=cur)
+        db.bulk_insert(
+            "optimization_run_videos",
+            ["run_id", "video_id", "position", "status"],
+            [(run_id, v, i, "done") for i, v in enumerate(video_ids)],
+            cur=cur,
+        )
         db.bulk_insert(
             "suggestions",
-            ["run_id", "video_id", "engine", "prompt_version", "titles", "description", "tags", "primary_keyword",
-             "notes", "cache_key"],
-            [(run_id, v, "heuristic", "heuristic-v1",
-              Json([{"title": f"Better title {v} #{k}", "rationale": "clearer"} for k in range(3)]),
-              f"Description of video {v}.", ["baking", "bread"], "baking", ["A rule-based suggestion."],
-              f"cache-{run_id}-{v}") for v in video_ids],
+            [
+                "run_id",
+                "video_id",
+                "engine",
+                "prompt_version",
+                "titles",
+                "description",
+                "tags",
+                "primary_keyword",
+                "notes",
+                "cache_key",
+            ],
+            [
+                (
+                    run_id,
+                    v,
+                    "heuristic",
+                    "heuristic-v1",
+                    Json([{"title": f"Better title {v} #{k}", "rationale": "clearer"} for k in range(3)]),
+                    f"Description of video {v}.",
+                    ["baking", "bread"],
+                    "baking",
+                    ["A rule-based suggestion."],
+                    f"cache-{run_id}-{v}",
+                )
+                for v in video_ids
+            ],
             cur=cur,
         )
     return run_id
@@ -116,6 +161,55 @@ def test_run_page_runs_a_constant_number_of_statements(owner):
         assert html.count("Better title") == n_suggestions  # each row's chosen title
         assert f"Accept all pending ({n_suggestions})" in html
     assert counts[10] == counts[50], counts
+
+
+def _experiments(video_ids: list[int], n: int) -> None:
+    """``n`` judged experiments spread over ``video_ids``."""
+    applied = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
+    db.bulk_insert(
+        "experiments",
+        [
+            "video_id",
+            "applied_at",
+            "cooling_until",
+            "status",
+            "outcome",
+            "look",
+            "lift",
+            "confidence",
+            "interval_low",
+            "interval_high",
+        ],
+        [
+            (
+                video_ids[i % len(video_ids)],
+                applied + dt.timedelta(hours=i),
+                applied.date(),
+                ("helped", "inconclusive", "hurt")[i % 3],
+                ("helped", "inconclusive", "hurt")[i % 3],
+                3,
+                (i % 7 - 3) / 10,
+                0.5,
+                -0.1,
+                0.2,
+            )
+            for i in range(n)
+        ],
+    )
+
+
+def test_results_page_runs_a_constant_number_of_statements(owner):
+    client, owner_id = owner
+    counts = {}
+    for n_experiments in (10, 500):
+        channel_id, video_ids = _channel_with_videos(owner_id, 50 + n_experiments)
+        _experiments(video_ids, n_experiments)
+        url = f"/channels/{channel_id}/results"
+        counts[n_experiments], statements = _count(client, url)
+        assert counts[n_experiments] <= MAX_STATEMENTS, statements
+        html = client.get(url).get_data(as_text=True)
+        assert html.count('<tr id="experiment-') == n_experiments
+    assert counts[10] == counts[500], counts
 
 
 def test_the_counter_sees_every_statement_of_the_pool(app):

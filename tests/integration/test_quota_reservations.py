@@ -31,7 +31,7 @@ def page_text(response) -> str:
 
 
 def _used(url: str) -> int:
-    return query(url, "SELECT coalesce(sum(units), 0)::int AS n FROM quota_ledger")[0]["n"]
+    return query(url, "SELECT coalesce(sum(units), 0)::int AS n FROM quota_ledger WHERE api = 'youtube'")[0]["n"]
 
 
 def test_two_reservations_at_the_same_moment_cannot_share_the_same_units(clean_state):
@@ -80,8 +80,11 @@ def _optimize(client, channel_id: int, video_ids: list[int], **extra):
     from tests.integration.optimize_helpers import optimize_form
 
     token, key, _ = optimize_form(client, channel_id)
-    return client.post(f"/channels/{channel_id}/optimize", headers={"HX-Request": "true"},
-                       data={"csrf_token": token, "idempotency_key": key, "video_ids": video_ids, **extra})
+    return client.post(
+        f"/channels/{channel_id}/optimize",
+        headers={"HX-Request": "true"},
+        data={"csrf_token": token, "idempotency_key": key, "video_ids": video_ids, **extra},
+    )
 
 
 def test_an_optimization_the_quota_cannot_cover_is_refused_with_the_numbers(creator, fake_google, yt_config, channel):
@@ -97,7 +100,10 @@ def test_an_optimization_the_quota_cannot_cover_is_refused_with_the_numbers(crea
     refused = _optimize(tight, channel["id"], channel["videos"])
     assert refused.status_code == 429, refused.get_data(as_text=True)
     message = refused.get_json()["error"]["message"]
-    assert f"This needs about {2 * TRANSCRIPT:,} YouTube quota units, but {used:,} of today's {budget:,} are used." in message
+    assert (
+        f"This needs about {2 * TRANSCRIPT:,} YouTube quota units, but {used:,} of today's {budget:,} are used."
+        in message
+    )
     assert f"2 transcripts at {TRANSCRIPT} units each" in message and "without transcripts" in message
     assert query(url, "SELECT count(*)::int AS n FROM optimization_runs") == [{"n": 0}]
     assert queued_jobs(yt_config) == 0
@@ -118,10 +124,14 @@ def test_a_run_holds_its_transcripts_until_it_ends(creator, fake_google, yt_conf
     assert f"Optimizing spends {TRANSCRIPT} YouTube quota units now (its transcript" in page_text(creator.get(video))
     assert _optimize(creator, channel["id"], channel["videos"][:1]).status_code == 204
     assert query(url, "SELECT units, released_at IS NULL AS open FROM quota_reservations") == [
-        {"units": TRANSCRIPT, "open": True}]
+        {"units": TRANSCRIPT, "open": True}
+    ]
     burst(yt_config)
-    spent = query(url, """SELECT coalesce(sum(l.units), 0)::int AS n FROM quota_ledger l
-                          JOIN quota_reservations r ON r.id = l.reservation_id""")
+    spent = query(
+        url,
+        """SELECT coalesce(sum(l.units), 0)::int AS n FROM quota_ledger l
+                          JOIN quota_reservations r ON r.id = l.reservation_id""",
+    )
     assert spent == [{"n": TRANSCRIPT}]  # the captions calls were spent against the reservation
     assert query(url, "SELECT released_at IS NULL AS open FROM quota_reservations") == [{"open": False}]
     # The transcript is stored now: optimizing the video again costs nothing.
@@ -134,24 +144,41 @@ def test_the_demo_channel_shows_and_spends_nothing(app, app_config):
     owner = user_client(app, "owner@example.com")
     channel_id = import_demo(owner)
     assert "The demo channel never calls YouTube: optimizing and applying spend 0 quota units." in page_text(
-        owner.get(f"/channels/{channel_id}"))
+        owner.get(f"/channels/{channel_id}")
+    )
 
 
 def test_a_write_whose_answer_never_came_stays_counted(creator, fake_google, yt_config, channel):
     """The first videos.update reaches YouTube but its answer times out; the
     client sends it again. Both went out, so both are in the ledger."""
     url = yt_config["DATABASE_URL"]
-    [row] = query(url, """SELECT v.id, v.channel_id, m.id AS base, u.id AS user_id FROM videos v
+    [row] = query(
+        url,
+        """SELECT v.id, v.channel_id, m.id AS base, u.id AS user_id FROM videos v
                           JOIN metadata_versions m ON m.video_id = v.id JOIN users u ON u.email = 'creator@example.com'
-                          WHERE v.id = %s""", (channel["videos"][0],))
-    [run] = query(url, """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count)
-                          VALUES (%s, %s, 'k-timeout', 1) RETURNING id""", (row["channel_id"], row["user_id"]))
-    [s] = query(url, """INSERT INTO suggestions (run_id, video_id, base_version_id, status, engine, prompt_version, titles,
+                          WHERE v.id = %s""",
+        (channel["videos"][0],),
+    )
+    [run] = query(
+        url,
+        """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count)
+                          VALUES (%s, %s, 'k-timeout', 1) RETURNING id""",
+        (row["channel_id"], row["user_id"]),
+    )
+    [s] = query(
+        url,
+        """INSERT INTO suggestions (run_id, video_id, base_version_id, status, engine, prompt_version, titles,
                                                  description, tags, cache_key, approved_title, decided_by)
                         VALUES (%s, %s, %s, 'applying', 'heuristic', 'p', %s, 'A description', '{bread}', 'c',
                                 'A fine new title', %s) RETURNING id""",
-                (run["id"], row["id"], row["base"], psycopg2.extras.Json([{"title": "t", "rationale": "r"}] * 3),
-                 row["user_id"]))
+        (
+            run["id"],
+            row["id"],
+            row["base"],
+            psycopg2.extras.Json([{"title": "t", "rationale": "r"}] * 3),
+            row["user_id"],
+        ),
+    )
     connection = redis.Redis.from_url(yt_config["REDIS_URL"])
     enqueue_apply(connection, s["id"])
     connection.close()

@@ -23,11 +23,13 @@ def review(app, app_config):
     url = app_config["DATABASE_URL"]
     owner = user_client(app, "owner@example.com")
     channel_id = import_demo(owner)
-    [video] = query(url, "SELECT id, title, description, tags FROM videos WHERE channel_id = %s ORDER BY id LIMIT 1",
-                    (channel_id,))
+    [video] = query(
+        url, "SELECT id, title, description, tags FROM videos WHERE channel_id = %s ORDER BY id LIMIT 1", (channel_id,)
+    )
     optimize_and_wait(owner, app_config, channel_id, [video["id"]])
-    [suggestion] = query(url, "SELECT id, titles, description, tags, status FROM suggestions WHERE video_id = %s",
-                         (video["id"],))
+    [suggestion] = query(
+        url, "SELECT id, titles, description, tags, status FROM suggestions WHERE video_id = %s", (video["id"],)
+    )
     assert suggestion["status"] == "pending"
     base = f"/channels/{channel_id}/suggestions/{suggestion['id']}"
     return {"owner": owner, "channel_id": channel_id, "video": video, "s": suggestion, "base": base, "url": url}
@@ -90,7 +92,9 @@ def test_preview_shows_problems_and_the_over_counter_without_storing_anything(re
     before = _row(review)
     sid = review["s"]["id"]
 
-    brackets = _post(review["owner"], f"{review['base']}/preview", {"title_index": "custom", "title": "Bread <b>fast</b>"})
+    brackets = _post(
+        review["owner"], f"{review['base']}/preview", {"title_index": "custom", "title": "Bread <b>fast</b>"}
+    )
     assert brackets.status_code == 200
     assert "Remove < and > from the title; YouTube refuses them." in html.unescape(brackets.get_data(as_text=True))
 
@@ -103,7 +107,9 @@ def test_preview_shows_problems_and_the_over_counter_without_storing_anything(re
     assert 'hx-swap-oob="true"' in counter and "counter over" in counter and "119 / 100 characters" in counter
     assert "<html" not in page  # a fragment, not a page
 
-    fine = _post(review["owner"], f"{review['base']}/preview", {"title_index": "custom", "title": "Sourdough in one day"})
+    fine = _post(
+        review["owner"], f"{review['base']}/preview", {"title_index": "custom", "title": "Sourdough in one day"}
+    )
     assert "Within YouTube's limits." in html.unescape(fine.get_data(as_text=True))
     assert "over" not in _counter(fine.get_data(as_text=True), "title", sid)
 
@@ -125,7 +131,8 @@ def test_a_pasted_novel_of_tags_is_a_clear_error_not_a_crash(review):
     saved = _post(review["owner"], f"{review['base']}/decide", {"action": "save", "tags": novel})
     assert saved.status_code == 303
     assert "far more tag text than YouTube accepts" in html.unescape(
-        review["owner"].get(saved.headers["Location"]).get_data(as_text=True))
+        review["owner"].get(saved.headers["Location"]).get_data(as_text=True)
+    )
     assert _row(review) == before
 
 
@@ -147,8 +154,11 @@ def test_enter_in_the_title_box_saves_instead_of_applying(review):
 
 
 def test_a_next_with_a_line_break_falls_back_to_the_suggestion_page(review):
-    response = _post(review["owner"], f"{review['base']}/decide",
-                     {"action": "save", "next": f"/channels/{review['channel_id']}\r\nX-Evil: 1"})
+    response = _post(
+        review["owner"],
+        f"{review['base']}/decide",
+        {"action": "save", "next": f"/channels/{review['channel_id']}\r\nX-Evil: 1"},
+    )
     assert response.status_code == 303
     assert response.headers["Location"].endswith(review["base"]) and "X-Evil" not in response.headers
 
@@ -162,8 +172,11 @@ def test_saved_edits_stay_pending_and_accepting_sends_nothing(review, app_config
     video_path = f"/channels/{review['channel_id']}/videos/{review['video']['id']}"
     video_page = review["owner"].get(video_path).get_data(as_text=True)
     assert f'id="suggestion-{review["s"]["id"]}"' in video_page and f'action="{review["base"]}/decide"' in video_page
-    saved = _post(review["owner"], f"{review['base']}/decide",
-                  {"action": "save", "title_index": "custom", "title": own, "next": video_path})
+    saved = _post(
+        review["owner"],
+        f"{review['base']}/decide",
+        {"action": "save", "title_index": "custom", "title": own, "next": video_path},
+    )
     assert saved.status_code == 303 and saved.headers["Location"].endswith(video_path)
     row = _row(review)
     assert (row["approved_title"], row["status"]) == (own, "pending")
@@ -187,15 +200,19 @@ def test_saved_edits_stay_pending_and_accepting_sends_nothing(review, app_config
 def test_applying_an_edited_draft_changes_the_video_and_keeps_the_old_version(review, app_config):
     url, video_id, sid = review["url"], review["video"]["id"], review["s"]["id"]
     old_versions = query(url, "SELECT id, title FROM metadata_versions WHERE video_id = %s ORDER BY id", (video_id,))
-    edited = {"title": "Sourdough bread in one day (no mixer)", "description": "How I bake it.\n\nIngredients below.",
-              "tags": "sourdough, bread\nno knead"}
+    edited = {
+        "title": "Sourdough bread in one day (no mixer)",
+        "description": "How I bake it.\n\nIngredients below.",
+        "tags": "sourdough, bread\nno knead",
+    }
     assert _post(review["owner"], f"{review['base']}/decide", {"action": "accept"}).status_code == 303
     applied = _post(review["owner"], f"{review['base']}/decide", {"action": "apply", "title_index": "custom", **edited})
     assert applied.status_code == 303
     assert _row(review)["status"] == "applying"
     again = _post(review["owner"], f"{review['base']}/decide", {"action": "apply"})  # a double click
     assert "This suggestion was decided meanwhile" in html.unescape(
-        review["owner"].get(again.headers["Location"]).get_data(as_text=True))
+        review["owner"].get(again.headers["Location"]).get_data(as_text=True)
+    )
     assert queued_jobs(app_config) == 1
     assert "Sending the change to YouTube" in review["owner"].get(review["base"]).get_data(as_text=True)
     poll = {"HX-Request": "true", "HX-Target": f"suggestion-{sid}"}
@@ -208,38 +225,59 @@ def test_applying_an_edited_draft_changes_the_video_and_keeps_the_old_version(re
     assert done.status_code == 204 and done.headers["HX-Refresh"] == "true"  # the page reloads to show the outcome
     [video] = query(url, "SELECT title, description, tags FROM videos WHERE id = %s", (video_id,))
     assert (video["title"], video["description"], video["tags"]) == (
-        edited["title"], edited["description"], ["sourdough", "bread", "no knead"])
-    versions = query(url, "SELECT id, title, source FROM metadata_versions WHERE video_id = %s ORDER BY id", (video_id,))
-    assert [v["id"] for v in versions[:len(old_versions)]] == [v["id"] for v in old_versions]  # nothing lost
+        edited["title"],
+        edited["description"],
+        ["sourdough", "bread", "no knead"],
+    )
+    versions = query(
+        url, "SELECT id, title, source FROM metadata_versions WHERE video_id = %s ORDER BY id", (video_id,)
+    )
+    assert [v["id"] for v in versions[: len(old_versions)]] == [v["id"] for v in old_versions]  # nothing lost
     assert versions[-1]["title"] == edited["title"] and versions[-1]["source"] == "apply"
     assert review["video"]["title"] in [v["title"] for v in versions[:-1]]
 
     video_page = review["owner"].get(f"/channels/{review['channel_id']}/videos/{video_id}").get_data(as_text=True)
-    history = html.unescape(video_page[video_page.index('id="history"'):])
+    history = html.unescape(video_page[video_page.index('id="history"') :])
     assert edited["title"] in history and review["video"]["title"] in history and "Applied suggestion" in history
-    actions = [r["action"] for r in query(
-        url, """SELECT action FROM audit_log WHERE (target_type = 'suggestion' AND target_id = %s)
+    actions = [
+        r["action"]
+        for r in query(
+            url,
+            """SELECT action FROM audit_log WHERE (target_type = 'suggestion' AND target_id = %s)
                    OR (action = 'suggestion.applied' AND details->>'suggestion_id' = %s) ORDER BY id""",
-        (str(sid), str(sid)))]
+            (str(sid), str(sid)),
+        )
+    ]
     assert actions == ["suggestion.accepted", "suggestion.accepted", "suggestion.apply_requested", "suggestion.applied"]
 
 
 def test_an_invalid_edit_is_refused_and_the_saved_draft_kept(review):
     good = "Sourdough for beginners"
-    assert _post(review["owner"], f"{review['base']}/decide",
-                 {"action": "save", "title_index": "custom", "title": good}).status_code == 303
+    assert (
+        _post(
+            review["owner"], f"{review['base']}/decide", {"action": "save", "title_index": "custom", "title": good}
+        ).status_code
+        == 303
+    )
     before = _row(review)
 
-    refused = _post(review["owner"], f"{review['base']}/decide",
-                    {"action": "apply", "title_index": "custom", "title": "Sourdough -> bread"})
+    refused = _post(
+        review["owner"],
+        f"{review['base']}/decide",
+        {"action": "apply", "title_index": "custom", "title": "Sourdough -> bread"},
+    )
     assert refused.status_code == 303
     page = html.unescape(review["owner"].get(refused.headers["Location"]).get_data(as_text=True))
     assert "Remove < and > from the title; YouTube refuses them." in page
     assert f'value="{good}"' in page
     assert _row(review) == before
 
-    htmx = _post(review["owner"], f"{review['base']}/decide",
-                 {"action": "save", "title_index": "custom", "title": "Sourdough -> bread"}, headers={"HX-Request": "true"})
+    htmx = _post(
+        review["owner"],
+        f"{review['base']}/decide",
+        {"action": "save", "title_index": "custom", "title": "Sourdough -> bread"},
+        headers={"HX-Request": "true"},
+    )
     assert htmx.status_code == 400
     error = htmx.get_json()["error"]
     assert error["code"] == "youtube_limits" and "Remove < and >" in error["message"] and error["request_id"]
@@ -249,9 +287,12 @@ def test_an_invalid_edit_is_refused_and_the_saved_draft_kept(review):
 def test_a_video_removed_from_youtube_cannot_be_changed(review):
     query(review["url"], "UPDATE videos SET removed_at = now() WHERE id = %s RETURNING id", (review["video"]["id"],))
     before = _row(review)
-    refused = _post(review["owner"], f"{review['base']}/decide",
-                    {"action": "apply", "title_index": "custom", "title": "A title for a video that is gone"},
-                    headers={"HX-Request": "true"})
+    refused = _post(
+        review["owner"],
+        f"{review['base']}/decide",
+        {"action": "apply", "title_index": "custom", "title": "A title for a video that is gone"},
+        headers={"HX-Request": "true"},
+    )
     assert refused.status_code == 409
     assert "removed from YouTube" in refused.get_json()["error"]["message"]
     assert _row(review) == before
@@ -266,10 +307,14 @@ def test_a_viewer_may_read_the_review_but_not_decide(app, review):
     user_client(app, "viewer@example.com")
     viewer = app.test_client()
     assert login(viewer, "viewer@example.com").status_code == 302
-    invite_and_accept(review["owner"], viewer, app.config["DATABASE_URL"], review["channel_id"], "viewer@example.com",
-                      "viewer")
-    joined = query(review["url"], """SELECT action FROM audit_log WHERE actor_email = 'viewer@example.com'
-                                     AND action NOT LIKE 'user.%%'""")  # accepting the invitation
+    invite_and_accept(
+        review["owner"], viewer, app.config["DATABASE_URL"], review["channel_id"], "viewer@example.com", "viewer"
+    )
+    joined = query(
+        review["url"],
+        """SELECT action FROM audit_log WHERE actor_email = 'viewer@example.com'
+                                     AND action NOT LIKE 'user.%%'""",
+    )  # accepting the invitation
     before = _row(review)
 
     page = viewer.get(review["base"])
@@ -295,8 +340,14 @@ def test_a_viewer_may_read_the_review_but_not_decide(app, review):
         response = viewer.post(path, data={**data, "csrf_token": token})
         assert response.status_code == 403, (path, response.status_code)
     assert _row(review) == before
-    assert query(review["url"], """SELECT action FROM audit_log WHERE actor_email = 'viewer@example.com'
-                                    AND action NOT LIKE 'user.%%'""") == joined  # the refused posts wrote nothing
+    assert (
+        query(
+            review["url"],
+            """SELECT action FROM audit_log WHERE actor_email = 'viewer@example.com'
+                                    AND action NOT LIKE 'user.%%'""",
+        )
+        == joined
+    )  # the refused posts wrote nothing
 
 
 def test_a_title_choice_that_is_no_number_of_ours_is_a_clear_error(review):
@@ -305,7 +356,11 @@ def test_a_title_choice_that_is_no_number_of_ours_is_a_clear_error(review):
         preview = _post(review["owner"], f"{review['base']}/preview", {"title_index": choice})
         assert preview.status_code == 200, (choice[:10], preview.status_code)
         assert "Choose one of the suggested titles or write your own." in preview.get_data(as_text=True)
-        htmx = _post(review["owner"], f"{review['base']}/decide", {"action": "accept", "title_index": choice},
-                     headers={"HX-Request": "true"})
+        htmx = _post(
+            review["owner"],
+            f"{review['base']}/decide",
+            {"action": "accept", "title_index": choice},
+            headers={"HX-Request": "true"},
+        )
         assert htmx.status_code == 400, (choice[:10], htmx.status_code)
     assert _row(review) == before

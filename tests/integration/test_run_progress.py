@@ -35,9 +35,15 @@ fake_anthropic = fake_anthropic_fixture()
 
 @pytest.fixture
 def config(app_config, fake_anthropic):
-    return {**app_config, **fake_anthropic.settings(), "ANTHROPIC_MODEL": PRIMARY,
-            "ANTHROPIC_FALLBACK_MODELS": [FALLBACK], "ANTHROPIC_TIMEOUT_S": 20, "SERPAPI_API_KEY": "",
-            "LLM_MAX_CONCURRENCY": 1}
+    return {
+        **app_config,
+        **fake_anthropic.settings(),
+        "ANTHROPIC_MODEL": PRIMARY,
+        "ANTHROPIC_FALLBACK_MODELS": [FALLBACK],
+        "ANTHROPIC_TIMEOUT_S": 20,
+        "SERPAPI_API_KEY": "",
+        "LLM_MAX_CONCURRENCY": 1,
+    }
 
 
 @pytest.fixture
@@ -95,8 +101,11 @@ def test_each_video_says_what_it_is_waiting_for_while_claude_is_slow(site, confi
     assert any(f"Trying the next model ({FALLBACK})…" in t and "Waiting its turn…" in t for t in seen)
     assert any(f"Asking Claude ({PRIMARY})…" in t for t in seen)
     assert "Asking Claude" not in done and "hx-trigger" not in done  # finished rows stop polling
-    stages = query(config["DATABASE_URL"], "SELECT stage, stage_model FROM optimization_run_videos WHERE run_id = %s "
-                   "ORDER BY position", (run_id,))
+    stages = query(
+        config["DATABASE_URL"],
+        "SELECT stage, stage_model FROM optimization_run_videos WHERE run_id = %s ORDER BY position",
+        (run_id,),
+    )
     assert [(s["stage"], s["stage_model"]) for s in stages] == [("next_model", FALLBACK), ("claude", PRIMARY)]
 
 
@@ -110,7 +119,9 @@ def test_rows_say_what_was_paid_and_add_up_to_the_runs_total(site, config, fake_
 
     page = page_text(client.get(url))
     ledger = query(config["DATABASE_URL"], "SELECT video_id, cost_usd FROM usage_ledger WHERE run_id = %s", (run_id,))
-    assert len(ledger) == 8 and all(r["cost_usd"] > 0 for r in ledger) and {r["video_id"] for r in ledger} == set(ids[:2])
+    assert (
+        len(ledger) == 8 and all(r["cost_usd"] > 0 for r in ledger) and {r["video_id"] for r in ledger} == set(ids[:2])
+    )
     rows = _money(page)
     assert len(rows) == 2 and all(cost > 0 for cost in rows)
     total = Decimal(re.search(r"Cost so far: \$(\d+\.\d{4})", page).group(1))
@@ -122,8 +133,11 @@ def test_rows_say_what_was_paid_and_add_up_to_the_runs_total(site, config, fake_
     # The same fallback note on both rows is said once, above the table, in a creator's words.
     assert page.count(INVALID_NOTE) == 1 and page.index(INVALID_NOTE) < page.index("<table")
     # What "Accept all" would apply is on the page, folded: each description and its tags.
-    [first] = query(config["DATABASE_URL"], "SELECT description, tags FROM suggestions WHERE run_id = %s AND video_id = %s",
-                    (run_id, ids[0]))
+    [first] = query(
+        config["DATABASE_URL"],
+        "SELECT description, tags FROM suggestions WHERE run_id = %s AND video_id = %s",
+        (run_id, ids[0]),
+    )
     assert page.count("<summary><small>Description and tags</small></summary>") == 2
     assert first["description"].splitlines()[0] in page and ", ".join(first["tags"]) in page
 

@@ -39,8 +39,17 @@ STOP_TIMEOUT_S = 30
 # Set by the test session (tests/conftest.py) or by the caller's shell; each
 # would point the stack away from its embedded servers or its instance dir.
 _INHERITED_OUT = (
-    "DATABASE_URL", "REDIS_URL", "TEST_DATABASE_URL", "TEST_REDIS_URL", "SECRET_KEY", "INSTANCE_DIR",
-    "PROMETHEUS_MULTIPROC_DIR", "GUNICORN_BIND", "HOST", "PORT", "FLASK_DEBUG",
+    "DATABASE_URL",
+    "REDIS_URL",
+    "TEST_DATABASE_URL",
+    "TEST_REDIS_URL",
+    "SECRET_KEY",
+    "INSTANCE_DIR",
+    "PROMETHEUS_MULTIPROC_DIR",
+    "GUNICORN_BIND",
+    "HOST",
+    "PORT",
+    "FLASK_DEBUG",
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]

@@ -22,11 +22,12 @@ THIEF = {"REMOTE_ADDR": "203.0.113.66", "HTTP_USER_AGENT": "ThiefBrowser/1.0"}
 
 
 def _make_user(app, email: str = EMAIL) -> None:
+    from reliability.db import transaction
     from webapp.accounts.passwords import hash_password
     from webapp.accounts.store import create_user
 
-    with app.app_context():
-        create_user(email, hash_password(STRONG_PASSWORD, app.config["BCRYPT_ROUNDS"]))
+    with app.app_context(), transaction() as cur:
+        create_user(cur, email, hash_password(STRONG_PASSWORD, app.config["BCRYPT_ROUNDS"]))
 
 
 def _logged_in_client(app, email: str = EMAIL, **extra):
@@ -142,12 +143,23 @@ def test_a_password_change_ends_every_earlier_cookie_and_rotates_this_one(app):
     _make_user(app)
     laptop = _logged_in_client(app, remember="y")
     phone = _logged_in_client(app, remember="y")
-    before = {"yco_session": _cookie(laptop), "remember": _cookie(laptop, "remember_token"),
-              "phone": _cookie(phone), "phone remember": _cookie(phone, "remember_token")}
+    before = {
+        "yco_session": _cookie(laptop),
+        "remember": _cookie(laptop, "remember_token"),
+        "phone": _cookie(phone),
+        "phone remember": _cookie(phone, "remember_token"),
+    }
 
     token = csrf_from(laptop.get("/settings").get_data(as_text=True))
-    response = laptop.post("/settings/password", data={"current_password": STRONG_PASSWORD, "password": NEW_PASSWORD,
-                                                       "confirm": NEW_PASSWORD, "csrf_token": token})
+    response = laptop.post(
+        "/settings/password",
+        data={
+            "current_password": STRONG_PASSWORD,
+            "password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+            "csrf_token": token,
+        },
+    )
     assert response.status_code == 302
     assert _reaches_settings(laptop)  # the browser that changed it stays in, with a new session
     assert _cookie(laptop) != before["yco_session"]

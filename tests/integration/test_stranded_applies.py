@@ -12,14 +12,20 @@ from tests.integration.youtube_helpers import run_worker_burst
 
 
 def _applying_suggestion(url: str, channel_id: int, video_id: int, owner_id: int, minutes_ago: int) -> int:
-    [run] = query(url, """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, status, video_count)
+    [run] = query(
+        url,
+        """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, status, video_count)
                           VALUES (%s, %s, %s, 'succeeded', 1) RETURNING id""",
-                  (channel_id, owner_id, f"stranded-{video_id}-{minutes_ago}"))
-    [row] = query(url, """INSERT INTO suggestions (run_id, video_id, status, engine, prompt_version, titles, description, tags,
+        (channel_id, owner_id, f"stranded-{video_id}-{minutes_ago}"),
+    )
+    [row] = query(
+        url,
+        """INSERT INTO suggestions (run_id, video_id, status, engine, prompt_version, titles, description, tags,
                                                    cache_key, updated_at)
                           VALUES (%s, %s, 'applying', 'heuristic', 'p', %s, 'd', '{}', 'c',
                                   now() - make_interval(mins => %s)) RETURNING id""",
-                  (run["id"], video_id, psycopg2.extras.Json([{"title": "T", "rationale": "r"}]), minutes_ago))
+        (run["id"], video_id, psycopg2.extras.Json([{"title": "T", "rationale": "r"}]), minutes_ago),
+    )
     return row["id"]
 
 

@@ -49,19 +49,28 @@ def _work(config: dict) -> None:
 
 
 def _runs(config: dict, channel_id: int) -> list[tuple]:
-    return query(config, "SELECT id, status, kind, error, units_used FROM sync_runs WHERE channel_id = %s ORDER BY id",
-                 (channel_id,))
+    return query(
+        config,
+        "SELECT id, status, kind, error, units_used FROM sync_runs WHERE channel_id = %s ORDER BY id",
+        (channel_id,),
+    )
 
 
 def _stored(config: dict, channel_id: int, *, removed: bool = False) -> set[str]:
-    rows = query(config, f"""SELECT youtube_video_id FROM videos
-                             WHERE channel_id = %s AND removed_at IS {'NOT ' if removed else ''}NULL""", (channel_id,))
+    rows = query(
+        config,
+        f"""SELECT youtube_video_id FROM videos
+                             WHERE channel_id = %s AND removed_at IS {"NOT " if removed else ""}NULL""",
+        (channel_id,),
+    )
     return {video_id for (video_id,) in rows}
 
 
 def _ledger_units(config: dict, run_id: int | None = None) -> int:
-    where, params = ("WHERE sync_run_id = %s", (run_id,)) if run_id else ("", ())
-    [(units,)] = query(config, f"SELECT coalesce(sum(units), 0) FROM quota_ledger {where}", params)
+    # The Data API's units only: the Analytics API a finished sync queues has a quota of its own.
+    where, params = ("AND sync_run_id = %s", (run_id,)) if run_id else ("", ())
+    sql = f"SELECT coalesce(sum(units), 0) FROM quota_ledger WHERE api = 'youtube' {where}"
+    [(units,)] = query(config, sql, params)
     return units
 
 
@@ -93,7 +102,12 @@ def test_a_second_sync_updates_changes_and_marks_removed_videos(creator, fake_go
     channel_id, channel = _connect(creator, fake_google, yt_config, 120)
     start_sync(creator, channel_id)
     _work(yt_config)
-    retitled, recounted, gone_1, gone_2 = channel.video_ids[5], channel.video_ids[6], channel.video_ids[7], channel.video_ids[8]
+    retitled, recounted, gone_1, gone_2 = (
+        channel.video_ids[5],
+        channel.video_ids[6],
+        channel.video_ids[7],
+        channel.video_ids[8],
+    )
     gone_titles = {fake_google.world.video(gone_1).title, fake_google.world.video(gone_2).title}
     fake_google.world.update_video(retitled, title="Sourdough in 24 hours, step by step")
     fake_google.world.set_statistics(recounted, views=987_654, likes=4_321, comments=99)
@@ -109,11 +123,15 @@ def test_a_second_sync_updates_changes_and_marks_removed_videos(creator, fake_go
     assert _stored(yt_config, channel_id, removed=True) == {gone_1, gone_2}
     assert len(_stored(yt_config, channel_id)) == 118
     assert query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s", (channel_id,)) == [(120,)]  # kept
-    assert query(yt_config, "SELECT view_count, like_count, comment_count FROM videos WHERE youtube_video_id = %s",
-                 (recounted,)) == [(987_654, 4_321, 99)]
-    versions = query(yt_config, """SELECT v.youtube_video_id, count(*), (array_agg(m.title ORDER BY m.id DESC))[1]
+    assert query(
+        yt_config, "SELECT view_count, like_count, comment_count FROM videos WHERE youtube_video_id = %s", (recounted,)
+    ) == [(987_654, 4_321, 99)]
+    versions = query(
+        yt_config,
+        """SELECT v.youtube_video_id, count(*), (array_agg(m.title ORDER BY m.id DESC))[1]
                                    FROM metadata_versions m JOIN videos v ON v.id = m.video_id
-                                   GROUP BY v.youtube_video_id HAVING count(*) > 1""")
+                                   GROUP BY v.youtube_video_id HAVING count(*) > 1""",
+    )
     assert versions == [(retitled, 2, "Sourdough in 24 hours, step by step")]  # only the changed title
     assert query(yt_config, "SELECT count(*) FROM metadata_versions") == [(121,)]
     assert query(yt_config, "SELECT video_count FROM channels WHERE id = %s", (channel_id,)) == [(118,)]
@@ -150,7 +168,7 @@ def test_quota_exceeded_mid_sync_stops_cleanly_and_the_next_sync_resumes(creator
 
     [_, (second_run, status, _, error, _)] = _runs(yt_config, channel_id)
     assert (status, error) == ("succeeded", None)
-    resumed_tokens = _page_tokens(fake_google)[len(first_tokens):]
+    resumed_tokens = _page_tokens(fake_google)[len(first_tokens) :]
     assert resumed_tokens[0] == first_tokens[-1]  # straight to the page that was refused
     assert not set(first_tokens[:-1]) & set(resumed_tokens)  # completed pages are not fetched again
     assert len(resumed_tokens) == 10 - 3
@@ -224,8 +242,9 @@ def test_the_daily_budget_refuses_a_sync_it_cannot_cover(fake_google, app_config
     assert fragment.mimetype == "application/json" and expected in fragment.get_json()["error"]["message"]
     assert _runs(config, channel_id) == []
     assert Queue("default", connection=redis.Redis.from_url(config["REDIS_URL"])).count == 0
-    assert "YouTube quota today: 1 of 15 units" in " ".join(page_text(client.get("/channels")).replace("<strong>", "")
-                                                            .replace("</strong>", "").split())
+    assert "YouTube quota today: 1 of 15 units" in " ".join(
+        page_text(client.get("/channels")).replace("<strong>", "").replace("</strong>", "").split()
+    )
 
 
 def _children(pid: int) -> list[int]:
@@ -258,8 +277,13 @@ def test_a_worker_killed_mid_sync_leaves_progress_that_the_retry_completes(creat
     with tempfile.TemporaryFile() as log:
         # --burst so that this worker holds no scheduler lock while it works
         # (a killed scheduler's lock would hold up the retry for 61 s more).
-        worker = subprocess.Popen([sys.executable, "-m", "jobs.worker", "--burst"], cwd=ROOT, env=worker_env(yt_config),
-                                  stdout=log, stderr=log)
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "jobs.worker", "--burst"],
+            cwd=ROOT,
+            env=worker_env(yt_config),
+            stdout=log,
+            stderr=log,
+        )
         try:
             _wait_for(lambda: query(yt_config, "SELECT pages_done FROM sync_runs")[0][0] >= 3, 60, "three pages")
             horses = _children(worker.pid)  # RQ's work horse runs the job, in a process group of its own
@@ -272,7 +296,9 @@ def test_a_worker_killed_mid_sync_leaves_progress_that_the_retry_completes(creat
     [(pages_at_kill,)] = query(yt_config, "SELECT pages_done FROM sync_runs")
     time.sleep(1.0)
     fake_google.latency_s = 0.0
-    [(run_id, pages_after, seen_at_kill, status)] = query(yt_config, "SELECT id, pages_done, videos_seen, status FROM sync_runs")
+    [(run_id, pages_after, seen_at_kill, status)] = query(
+        yt_config, "SELECT id, pages_done, videos_seen, status FROM sync_runs"
+    )
     assert pages_after == pages_at_kill, "the sync went on after the kill"
     assert status == "running" and 3 <= pages_at_kill < 20
     assert len(_stored(yt_config, channel_id)) == seen_at_kill == 50 * pages_at_kill
@@ -295,6 +321,29 @@ def test_a_worker_killed_mid_sync_leaves_progress_that_the_retry_completes(creat
     assert query(yt_config, "SELECT count(*), count(DISTINCT youtube_video_id) FROM videos") == [(1000, 1000)]
     assert query(yt_config, "SELECT count(*), count(DISTINCT video_id) FROM metadata_versions") == [(1000, 1000)]
     assert query(yt_config, "SELECT videos_seen, pages_done FROM sync_runs") == [(1000, 20)]
-    resumed = _page_tokens(fake_google)[len(tokens_at_kill):]
+    resumed = _page_tokens(fake_google)[len(tokens_at_kill) :]
     committed = set(tokens_at_kill[:pages_at_kill])
     assert resumed and not committed & set(resumed)  # committed pages were not fetched again
+
+
+def test_a_video_edited_on_youtube_ends_the_measurement_of_its_earlier_change(creator, fake_google, yt_config):
+    """An edit made in Studio while one of our changes is being measured is a
+    second change: the sync that finds it ends that experiment as interrupted."""
+    channel_id, channel = _connect(creator, fake_google, yt_config, 3)
+    start_sync(creator, channel_id)
+    _work(yt_config)
+    edited, untouched = channel.video_ids[0], channel.video_ids[1]
+    for youtube_id in (edited, untouched):
+        query(
+            yt_config,
+            """INSERT INTO experiments (video_id, applied_at, cooling_until, status)
+               SELECT id, now(), current_date + 7, 'cooling' FROM videos WHERE youtube_video_id = %s RETURNING id""",
+            (youtube_id,),
+        )
+    fake_google.world.update_video(edited, title="Retitled in Studio")
+    start_sync(creator, channel_id)
+    _work(yt_config)
+    states = query(
+        yt_config, "SELECT v.youtube_video_id, e.status FROM experiments e JOIN videos v ON v.id = e.video_id"
+    )
+    assert dict(states) == {edited: "interrupted", untouched: "cooling"}

@@ -42,6 +42,8 @@ def test_srt_parsing_keeps_times_and_drops_tags():
 
 
 def test_choose_track_ignores_tracks_not_serving():
-    tracks = [{"id": "a", "snippet": {"language": "en", "trackKind": "standard", "status": "failed"}},
-              {"id": "b", "snippet": {"language": "en", "trackKind": "asr", "status": "serving"}}]
+    tracks = [
+        {"id": "a", "snippet": {"language": "en", "trackKind": "standard", "status": "failed"}},
+        {"id": "b", "snippet": {"language": "en", "trackKind": "asr", "status": "serving"}},
+    ]
     assert choose_track(tracks, "en")["id"] == "b"

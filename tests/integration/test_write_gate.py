@@ -32,34 +32,59 @@ def synced(creator, fake_google, yt_config):
 
 
 def _units(url: str) -> int:
-    return query(url, "SELECT coalesce(sum(units), 0)::int AS n FROM quota_ledger")[0]["n"]
+    return query(url, "SELECT coalesce(sum(units), 0)::int AS n FROM quota_ledger WHERE api = 'youtube'")[0]["n"]
 
 
 def _suggestion(url: str, video_id: int, status: str, title: str, *, conflict: bool = False) -> int:
     """A suggestion in a state the pages lead to, whose saved draft holds ``title``
     (saved before today's checks, or made by hand: the gate must not trust it)."""
-    [row] = query(url, """SELECT v.channel_id, (SELECT max(id) FROM metadata_versions WHERE video_id = v.id) AS base,
+    [row] = query(
+        url,
+        """SELECT v.channel_id, (SELECT max(id) FROM metadata_versions WHERE video_id = v.id) AS base,
                                  (SELECT id FROM users WHERE email = 'creator@example.com') AS user_id
-                          FROM videos v WHERE v.id = %s""", (video_id,))
-    [run] = query(url, """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count)
-                          VALUES (%s, %s, md5(random()::text), 1) RETURNING id""", (row["channel_id"], row["user_id"]))
-    query(url, "INSERT INTO optimization_run_videos (run_id, video_id, position, status) VALUES (%s, %s, 0, 'done')",
-          (run["id"], video_id))
-    [s] = query(url, """INSERT INTO suggestions (run_id, video_id, base_version_id, prior_version_id, status, engine,
+                          FROM videos v WHERE v.id = %s""",
+        (video_id,),
+    )
+    [run] = query(
+        url,
+        """INSERT INTO optimization_runs (channel_id, requested_by, idempotency_key, video_count)
+                          VALUES (%s, %s, md5(random()::text), 1) RETURNING id""",
+        (row["channel_id"], row["user_id"]),
+    )
+    query(
+        url,
+        "INSERT INTO optimization_run_videos (run_id, video_id, position, status) VALUES (%s, %s, 0, 'done')",
+        (run["id"], video_id),
+    )
+    [s] = query(
+        url,
+        """INSERT INTO suggestions (run_id, video_id, base_version_id, prior_version_id, status, engine,
                                                  prompt_version, titles, description, tags, cache_key, approved_title,
                                                  conflict, decided_by, decided_at)
                         VALUES (%s, %s, %s, %s, %s, 'heuristic', 'p', %s, 'A description', %s, 'c', %s, %s, %s, now())
                         RETURNING id""",
-                (run["id"], video_id, row["base"], row["base"], status,
-                 psycopg2.extras.Json([{"title": "A fine title", "rationale": "r"}] * 3), ["bread"], title,
-                 psycopg2.extras.Json({"title": "Changed"}) if conflict else None, row["user_id"]))
+        (
+            run["id"],
+            video_id,
+            row["base"],
+            row["base"],
+            status,
+            psycopg2.extras.Json([{"title": "A fine title", "rationale": "r"}] * 3),
+            ["bread"],
+            title,
+            psycopg2.extras.Json({"title": "Changed"}) if conflict else None,
+            row["user_id"],
+        ),
+    )
     return s["id"]
 
 
 def _nothing_spent(fake, synced) -> None:
     assert fake.requests_to("/videos", "PUT") == [] and fake.calls["videos.update"] == 0
     assert fake.calls["videos.list"] == 0  # not even the read before the write
-    assert query(synced["url"], "SELECT count(*)::int AS n FROM quota_ledger WHERE method = 'videos.update'") == [{"n": 0}]
+    assert query(synced["url"], "SELECT count(*)::int AS n FROM quota_ledger WHERE method = 'videos.update'") == [
+        {"n": 0}
+    ]
     assert _units(synced["url"]) == synced["units"]
 
 
@@ -72,8 +97,12 @@ def _refusal(response) -> str:
 
 def test_apply_on_the_review_panel_is_refused(creator, fake_google, synced):
     s = _suggestion(synced["url"], synced["videos"][0], "pending", "A fine title")
-    response = post_form(creator, f"/channels/{synced['id']}/suggestions/{s}/decide",
-                         {"action": "apply", "title_index": "custom", "title": BAD_TITLE}, headers=HTMX)
+    response = post_form(
+        creator,
+        f"/channels/{synced['id']}/suggestions/{s}/decide",
+        {"action": "apply", "title_index": "custom", "title": BAD_TITLE},
+        headers=HTMX,
+    )
     assert "Remove < and > from the title" in _refusal(response)
     assert query(synced["url"], "SELECT status FROM suggestions WHERE id = %s", (s,)) == [{"status": "pending"}]
     _nothing_spent(fake_google, synced)
@@ -83,10 +112,17 @@ def test_apply_accepted_refuses_the_whole_batch_and_names_the_video(creator, fak
     good = _suggestion(synced["url"], synced["videos"][0], "accepted", "A fine title")
     bad = _suggestion(synced["url"], synced["videos"][1], "accepted", BAD_TITLE)
     # Both in one run, as a batch would be.
-    query(synced["url"], "UPDATE suggestions SET run_id = (SELECT run_id FROM suggestions WHERE id = %s) WHERE id = %s",
-          (good, bad))
-    query(synced["url"], "UPDATE optimization_run_videos SET run_id = (SELECT run_id FROM suggestions WHERE id = %s) "
-                         "WHERE video_id = %s", (good, synced["videos"][1]))
+    query(
+        synced["url"],
+        "UPDATE suggestions SET run_id = (SELECT run_id FROM suggestions WHERE id = %s) WHERE id = %s",
+        (good, bad),
+    )
+    query(
+        synced["url"],
+        "UPDATE optimization_run_videos SET run_id = (SELECT run_id FROM suggestions WHERE id = %s) "
+        "WHERE video_id = %s",
+        (good, synced["videos"][1]),
+    )
     [run] = query(synced["url"], "SELECT run_id FROM suggestions WHERE id = %s", (good,))
     [video] = query(synced["url"], "SELECT title FROM videos WHERE id = %s", (synced["videos"][1],))
     response = post_form(creator, f"/channels/{synced['id']}/runs/{run['run_id']}/apply-accepted", headers=HTMX)
@@ -101,18 +137,26 @@ def test_apply_my_version_after_a_conflict_is_refused_and_keeps_the_conflict(cre
     s = _suggestion(synced["url"], synced["videos"][0], "failed", BAD_TITLE, conflict=True)
     response = post_form(creator, f"/channels/{synced['id']}/suggestions/{s}/resolve", {"keep": "mine"}, headers=HTMX)
     assert "Remove < and > from the title" in _refusal(response)
-    assert query(synced["url"], "SELECT status, conflict IS NOT NULL AS conflict FROM suggestions WHERE id = %s",
-                 (s,)) == [{"status": "failed", "conflict": True}]
+    assert query(
+        synced["url"], "SELECT status, conflict IS NOT NULL AS conflict FROM suggestions WHERE id = %s", (s,)
+    ) == [{"status": "failed", "conflict": True}]
     _nothing_spent(fake_google, synced)
 
 
 def test_restoring_a_version_youtube_would_refuse_is_refused(creator, fake_google, synced, yt_config):
     video = synced["videos"][0]
-    [old] = query(synced["url"], """INSERT INTO metadata_versions (video_id, source, title, description, tags, content_hash)
+    [old] = query(
+        synced["url"],
+        """INSERT INTO metadata_versions (video_id, source, title, description, tags, content_hash)
                                     VALUES (%s, 'sync', %s, 'Old description', '{}', 'old') RETURNING id""",
-                  (video, BAD_TITLE))
-    query(synced["url"], """INSERT INTO metadata_versions (video_id, source, title, description, tags, content_hash)
-                            SELECT id, 'sync', title, description, tags, 'now' FROM videos WHERE id = %s""", (video,))
+        (video, BAD_TITLE),
+    )
+    query(
+        synced["url"],
+        """INSERT INTO metadata_versions (video_id, source, title, description, tags, content_hash)
+                            SELECT id, 'sync', title, description, tags, 'now' FROM videos WHERE id = %s""",
+        (video,),
+    )
     url = f"/channels/{synced['id']}/videos/{video}/versions/{old['id']}/restore"
     assert "Remove < and > from the title" in _refusal(post_form(creator, url, headers=HTMX))
     plain = post_form(creator, url)  # a plain form: sent back to History with the reason

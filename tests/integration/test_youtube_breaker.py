@@ -5,8 +5,8 @@ import time
 
 import redis
 
-from jobs.sync import youtube_client_factory
 from optimizer.youtube.client import YouTubeError
+from optimizer.youtube.factory import youtube_client_factory
 from optimizer.youtube.sync import run_sync
 from optimizer.youtube.tokens import store_tokens
 from reliability.breaker import CircuitOpen

@@ -1,6 +1,5 @@
 """Connect a channel through OAuth and sync it, all through the fake."""
 
-
 from tests.fakes.google import fake_google_fixture
 from tests.helpers import register
 from tests.integration.youtube_helpers import connect_channel, query, run_worker_burst
@@ -25,11 +24,17 @@ def test_connect_then_sync_stores_every_video(yt_app, yt_config, fake_google):
     result = run_worker_burst(yt_config)
     assert result.returncode == 0, result.stderr[-2000:]
 
-    [(count,)] = query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND removed_at IS NULL", (channel_pk,))
+    [(count,)] = query(
+        yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND removed_at IS NULL", (channel_pk,)
+    )
     assert count == 120
-    [(unscored,)] = query(yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND seo_score IS NULL", (channel_pk,))
+    [(unscored,)] = query(
+        yt_config, "SELECT count(*) FROM videos WHERE channel_id = %s AND seo_score IS NULL", (channel_pk,)
+    )
     assert unscored == 0  # scored right after the sync, for the table's sort and filter
-    [(status, units)] = query(yt_config, "SELECT status, units_used FROM sync_runs WHERE channel_id = %s", (channel_pk,))
+    [(status, units)] = query(
+        yt_config, "SELECT status, units_used FROM sync_runs WHERE channel_id = %s", (channel_pk,)
+    )
     assert status == "succeeded"
     assert units == 1 + 2 * 3  # channels.list + 3 pages of (playlistItems + videos)
     assert fake_google.quota.used() == 7 + 1  # plus the channels.list made while connecting

@@ -4,10 +4,6 @@ connecting a channel through the real OAuth flow, running a real worker."""
 from __future__ import annotations
 
 import html
-import os
-import subprocess
-import sys
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg2
@@ -16,31 +12,16 @@ from cryptography.fernet import Fernet
 
 from tests.helpers import csrf_from
 
-ROOT = Path(__file__).resolve().parents[2]
+# Re-exported: the tests import the worker steps from here.
+from tests.integration.worker_helpers import ROOT as ROOT
+from tests.integration.worker_helpers import run_worker_burst as run_worker_burst
+from tests.integration.worker_helpers import worker_env as worker_env
+
 TOKEN_KEY = Fernet.generate_key().decode()
 
 
 def youtube_app_config(app_config: dict, fake) -> dict:
     return {**app_config, **fake.settings(), "TOKEN_ENCRYPTION_KEY": [TOKEN_KEY]}
-
-
-def worker_env(config: dict) -> dict[str, str]:
-    """The environment a worker process needs to reach the same servers."""
-    env = dict(os.environ)
-    for name, value in config.items():
-        if isinstance(value, list):
-            value = ",".join(value)
-        if isinstance(value, (str, int, float, bool)):
-            env[name] = str(value)
-    return env
-
-
-def run_worker_burst(config: dict, timeout: float = 300) -> subprocess.CompletedProcess:
-    """A real RQ worker, in its own process, until the queues are empty."""
-    return subprocess.run(
-        [sys.executable, "-m", "jobs.worker", "--burst"], cwd=ROOT, env=worker_env(config),
-        capture_output=True, text=True, timeout=timeout,
-    )
 
 
 def start_connect(client) -> str:
@@ -80,7 +61,9 @@ def query(config: dict, sql: str, params=()) -> list[tuple]:
 
 
 def channel_pk(config: dict, youtube_channel_id: str) -> int:
-    [(pk,)] = query(config, "SELECT id FROM channels WHERE youtube_channel_id = %s AND NOT is_demo", (youtube_channel_id,))
+    [(pk,)] = query(
+        config, "SELECT id FROM channels WHERE youtube_channel_id = %s AND NOT is_demo", (youtube_channel_id,)
+    )
     return pk
 
 
@@ -88,8 +71,9 @@ def start_sync(client, channel_id: int, *, htmx: bool = False):
     """Press "Sync now" on the channel page (as a form post, or as htmx does)."""
     page = client.get(f"/channels/{channel_id}")
     headers = {"HX-Request": "true"} if htmx else {}
-    return client.post(f"/channels/{channel_id}/sync", data={"csrf_token": csrf_from(page.get_data(as_text=True))},
-                       headers=headers)
+    return client.post(
+        f"/channels/{channel_id}/sync", data={"csrf_token": csrf_from(page.get_data(as_text=True))}, headers=headers
+    )
 
 
 def page_text(response) -> str:

@@ -22,14 +22,16 @@ from reliability.config import ROOT
 def no_browser_env(tmp_path) -> dict[str, str]:
     bare = tmp_path / "bin"
     bare.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("CHROMIUM_PATH", "SKIP_BROWSER_TESTS")}
+    # A plain pytest run as a user starts it: not this run's own options (e.g. -n from PYTEST_ADDOPTS).
+    env = {k: v for k, v in os.environ.items() if k not in ("CHROMIUM_PATH", "SKIP_BROWSER_TESTS", "PYTEST_ADDOPTS")}
     env.update(PATH=str(bare), PLAYWRIGHT_BROWSERS_PATH=str(tmp_path / "playwright-cache"))
     return env
 
 
 def _finder(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "tests.browser.chromium"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "tests.browser.chromium"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def _assert_one_line_on_how_to_get_a_browser(text: str) -> None:
@@ -69,8 +71,14 @@ def test_a_chromium_on_path_is_found(no_browser_env):
 
 
 def _pytest_browser_tests(env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/browser/test_assets.py"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/browser/test_assets.py"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_pytest_without_a_browser_stops_instead_of_skipping(no_browser_env):

@@ -169,30 +169,56 @@ def test_defaults_match_the_documented_contract():
 
 def test_every_documented_setting_is_read():
     documented = {
-        "ENVIRONMENT", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DATABASE_POOL_SIZE", "DATABASE_MAX_OVERFLOW",
-        "DATABASE_STATEMENT_TIMEOUT_MS", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL", "ANTHROPIC_MODEL",
-        "ANTHROPIC_FALLBACK_MODELS", "ANTHROPIC_TIMEOUT_S", "SERPAPI_API_KEY", "SERPAPI_BASE_URL",
-        "GOOGLE_CLIENT_ID", "GOOGLE_CLIENT_SECRET", "GOOGLE_OAUTH_AUTHORIZE_URL", "GOOGLE_OAUTH_TOKEN_URL",
-        "GOOGLE_OAUTH_REVOKE_URL", "YOUTUBE_API_BASE_URL", "YOUTUBE_ANALYTICS_BASE_URL",
-        "YOUTUBE_REPORTING_BASE_URL", "TOKEN_ENCRYPTION_KEY", "SENTRY_DSN", "PROMETHEUS_MULTIPROC_DIR",
-        "USE_STATISTICAL_ANALYSIS", "MIN_OPTIMIZATION_CONFIDENCE", "OPTIMIZATION_COOLING_PERIOD_DAYS",
-        "TRANSCRIPT_MAX_CHARS", "BATCH_MAX_VIDEOS", "LLM_MAX_CONCURRENCY", "DATA_RETENTION_DAYS",
+        "ENVIRONMENT",
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "DATABASE_POOL_SIZE",
+        "DATABASE_MAX_OVERFLOW",
+        "DATABASE_STATEMENT_TIMEOUT_MS",
+        "ANTHROPIC_API_KEY",
+        "ANTHROPIC_BASE_URL",
+        "ANTHROPIC_MODEL",
+        "ANTHROPIC_FALLBACK_MODELS",
+        "ANTHROPIC_TIMEOUT_S",
+        "SERPAPI_API_KEY",
+        "SERPAPI_BASE_URL",
+        "GOOGLE_CLIENT_ID",
+        "GOOGLE_CLIENT_SECRET",
+        "GOOGLE_OAUTH_AUTHORIZE_URL",
+        "GOOGLE_OAUTH_TOKEN_URL",
+        "GOOGLE_OAUTH_REVOKE_URL",
+        "YOUTUBE_API_BASE_URL",
+        "YOUTUBE_ANALYTICS_BASE_URL",
+        "YOUTUBE_REPORTING_BASE_URL",
+        "TOKEN_ENCRYPTION_KEY",
+        "SENTRY_DSN",
+        "PROMETHEUS_MULTIPROC_DIR",
+        "USE_STATISTICAL_ANALYSIS",
+        "MIN_OPTIMIZATION_CONFIDENCE",
+        "OPTIMIZATION_COOLING_PERIOD_DAYS",
+        "TRANSCRIPT_MAX_CHARS",
+        "BATCH_MAX_VIDEOS",
+        "LLM_MAX_CONCURRENCY",
+        "DATA_RETENTION_DAYS",
     }
     assert documented <= {setting.name for setting in SETTINGS}
 
 
 def test_values_are_parsed_and_trimmed():
-    settings = load_settings({
-        "ENVIRONMENT": " Staging ",
-        "SECRET_KEY": SECRET,
-        "DATABASE_URL": "postgresql://db/yco",
-        "REDIS_URL": "redis://cache:6379/0",
-        "DATABASE_POOL_SIZE": " 25 ",
-        "USE_STATISTICAL_ANALYSIS": "off",
-        "ANTHROPIC_FALLBACK_MODELS": "claude-haiku-4-5, ,claude-3-5-haiku",
-        "SERPAPI_BASE_URL": "http://127.0.0.1:8001/",
-        "DATABASE_MAX_OVERFLOW": "",  # empty means the default
-    })
+    settings = load_settings(
+        {
+            "ENVIRONMENT": " Staging ",
+            "SECRET_KEY": SECRET,
+            "DATABASE_URL": "postgresql://db/yco",
+            "REDIS_URL": "redis://cache:6379/0",
+            "DATABASE_POOL_SIZE": " 25 ",
+            "USE_STATISTICAL_ANALYSIS": "off",
+            "ANTHROPIC_FALLBACK_MODELS": "claude-haiku-4-5, ,claude-3-5-haiku",
+            "SERPAPI_BASE_URL": "http://127.0.0.1:8001/",
+            "DATABASE_MAX_OVERFLOW": "",  # empty means the default
+        }
+    )
     assert settings["ENVIRONMENT"] == "staging"
     assert settings["DATABASE_POOL_SIZE"] == 25
     assert settings["USE_STATISTICAL_ANALYSIS"] is False
@@ -229,8 +255,13 @@ def test_start_with_a_bad_value_prints_one_line_and_stops():
 
 
 def test_start_in_production_with_a_bad_key_stops_without_showing_it():
-    result = _start_wsgi(ENVIRONMENT="production", SECRET_KEY=SECRET, DATABASE_URL="postgresql://db/yco",
-                         REDIS_URL="redis://cache:6379/0", TOKEN_ENCRYPTION_KEY="leaky-secret-value")
+    result = _start_wsgi(
+        ENVIRONMENT="production",
+        SECRET_KEY=SECRET,
+        DATABASE_URL="postgresql://db/yco",
+        REDIS_URL="redis://cache:6379/0",
+        TOKEN_ENCRYPTION_KEY="leaky-secret-value",
+    )
     assert result.returncode != 0
     lines = result.stderr.splitlines()
     assert len(lines) == 1

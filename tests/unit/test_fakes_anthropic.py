@@ -24,8 +24,11 @@ fake_anthropic = fake_anthropic_fixture()
 MODEL = "claude-sonnet-4-6"
 FALLBACK = "claude-haiku-4-5"
 TOOL = "submit_optimization"
-TITLE = {"type": "object", "properties": {"title": {"type": "string", "maxLength": 100},
-                                          "rationale": {"type": "string"}}, "required": ["title", "rationale"]}
+TITLE = {
+    "type": "object",
+    "properties": {"title": {"type": "string", "maxLength": 100}, "rationale": {"type": "string"}},
+    "required": ["title", "rationale"],
+}
 SCHEMA = {
     "type": "object",
     "properties": {
@@ -58,8 +61,9 @@ def _system(cached: bool = True) -> list[dict]:
 
 
 def _optimize(client: anthropic.Anthropic, title: str = "My sourdough vlog #7", model: str = MODEL, **extra):
-    return client.messages.create(model=model, max_tokens=2000, system=_system(), messages=_video(title),
-                                  tools=TOOLS, tool_choice=FORCED, **extra)
+    return client.messages.create(
+        model=model, max_tokens=2000, system=_system(), messages=_video(title), tools=TOOLS, tool_choice=FORCED, **extra
+    )
 
 
 def _post(fake: FakeAnthropic, body: dict, headers: dict | None = None) -> requests.Response:
@@ -92,14 +96,22 @@ def test_a_forced_tool_call_returns_a_valid_default_answer_as_tool_input(fake_an
 
 
 def test_the_default_answer_follows_the_schema_it_is_given(fake_anthropic):
-    schema = {"type": "object", "required": ["titles", "mood", "score"], "properties": {
-        "titles": {"type": "array", "items": {"type": "string", "maxLength": 20}, "maxItems": 2},
-        "mood": {"type": "string", "enum": ["calm", "bold"]},
-        "score": {"type": "integer", "minimum": 1},
-    }}
+    schema = {
+        "type": "object",
+        "required": ["titles", "mood", "score"],
+        "properties": {
+            "titles": {"type": "array", "items": {"type": "string", "maxLength": 20}, "maxItems": 2},
+            "mood": {"type": "string", "enum": ["calm", "bold"]},
+            "score": {"type": "integer", "minimum": 1},
+        },
+    }
     message = _client(fake_anthropic).messages.create(
-        model=MODEL, max_tokens=500, messages=_video("Knife sharpening basics"),
-        tools=[{"name": "rate", "input_schema": schema}], tool_choice={"type": "any"})
+        model=MODEL,
+        max_tokens=500,
+        messages=_video("Knife sharpening basics"),
+        tools=[{"name": "rate", "input_schema": schema}],
+        tool_choice={"type": "any"},
+    )
     answer = message.content[0].input
     assert set(answer) == {"titles", "mood", "score"} and (answer["mood"], answer["score"]) == ("calm", 1)
     assert answer["titles"][0] == "Knife sharpening bas"  # {"title", ...} objects became strings, cut to 20
@@ -118,7 +130,8 @@ def test_output_config_json_schema_gets_json_text_that_the_sdk_parses(fake_anthr
 
     transcript = "[0:00] Why it works. [0:42] Ingredients. [2:15] Mixing. [6:30] Baking."
     message = _client(fake_anthropic).messages.parse(
-        model=MODEL, max_tokens=1000, messages=_video("No-knead bread", transcript), output_format=Answer)
+        model=MODEL, max_tokens=1000, messages=_video("No-knead bread", transcript), output_format=Answer
+    )
     assert message.stop_reason == "end_turn" and message.content[0].type == "text"
     parsed = message.parsed_output
     assert parsed.primary_keyword == "knead bread" and len(parsed.titles) == 3
@@ -128,8 +141,10 @@ def test_output_config_json_schema_gets_json_text_that_the_sdk_parses(fake_anthr
 
 def test_fifty_videos_get_fifty_distinct_answers_with_no_set_up(fake_anthropic):
     client = _client(fake_anthropic)
-    keywords = {_optimize(client, f"Recipe number {i}: {word} bread").content[0].input["primary_keyword"]
-                for i, word in enumerate(f"rye{i}" for i in range(50))}
+    keywords = {
+        _optimize(client, f"Recipe number {i}: {word} bread").content[0].input["primary_keyword"]
+        for i, word in enumerate(f"rye{i}" for i in range(50))
+    }
     assert len(keywords) == 50 and fake_anthropic.calls[MODEL] == 50 == fake_anthropic.total_calls
 
 
@@ -196,7 +211,8 @@ def test_the_sdk_maps_refusals_to_its_client_error_classes(fake_anthropic):
     assert missing.value.body["error"] == {"type": "not_found_error", "message": "model: claude-3-5-haiku"}
     with pytest.raises(anthropic.AuthenticationError):
         anthropic.Anthropic(api_key="wrong", base_url=fake_anthropic.url, max_retries=0).messages.create(
-            model=MODEL, max_tokens=10, messages=_video("x"))
+            model=MODEL, max_tokens=10, messages=_video("x")
+        )
     body = {"model": MODEL, "max_tokens": 10, "messages": _video("x")}
     assert _post(fake_anthropic, body, headers={"anthropic-version": "2023-06-01"}).status_code == 401
     assert _post(fake_anthropic, body, headers={"x-api-key": "test"}).status_code == 400  # no anthropic-version
@@ -223,8 +239,11 @@ def test_at_most_four_cache_breakpoints(fake_anthropic):
 
 def test_a_long_marked_prefix_is_written_once_then_read(fake_anthropic):
     client = _client(fake_anthropic)
-    prefix = count_tokens(json.dumps(TOOLS[0], sort_keys=True)) + count_tokens("You are a YouTube strategist.") \
+    prefix = (
+        count_tokens(json.dumps(TOOLS[0], sort_keys=True))
+        + count_tokens("You are a YouTube strategist.")
         + count_tokens(CHANNEL)
+    )
     first = _optimize(client, "Video one").usage
     second = _optimize(client, "Video two").usage
     assert prefix >= 1024
@@ -293,8 +312,11 @@ def test_injected_errors_raise_the_sdk_classes_with_status_and_request_id(fake_a
     fake_anthropic.inject("rate_limit", retry_after=7)
     fake_anthropic.inject("overloaded")
     fake_anthropic.inject("api_error")
-    expected = [(anthropic.RateLimitError, 429, "rate_limit_error"), (anthropic.OverloadedError, 529, "overloaded_error"),
-                (anthropic.InternalServerError, 500, "api_error")]
+    expected = [
+        (anthropic.RateLimitError, 429, "rate_limit_error"),
+        (anthropic.OverloadedError, 529, "overloaded_error"),
+        (anthropic.InternalServerError, 500, "api_error"),
+    ]
     for cls, status, kind in expected:
         with pytest.raises(cls) as caught:
             _optimize(client)
@@ -343,8 +365,12 @@ def test_malformed_answers_break_the_schema_or_are_not_json(fake_anthropic):
     fake_anthropic.inject("malformed_json", times=2)
     broken = _optimize(client).content[0].input
     assert "titles" not in broken and broken["tags"] == "see above"
-    text = client.messages.create(model=MODEL, max_tokens=500, messages=_video("x"),
-                                  output_config={"format": {"type": "json_schema", "schema": SCHEMA}})
+    text = client.messages.create(
+        model=MODEL,
+        max_tokens=500,
+        messages=_video("x"),
+        output_config={"format": {"type": "json_schema", "schema": SCHEMA}},
+    )
     with pytest.raises(json.JSONDecodeError):
         json.loads(text.content[0].text)
 
@@ -372,7 +398,9 @@ def _run_parallel(n: int, target) -> None:
 
 
 def test_max_in_flight_shows_whether_a_concurrency_cap_held(fake_anthropic):
-    fake_anthropic.latency_s = 0.2
+    # Long enough that all eight threads overlap even on a busy two-core machine
+    # (at 0.2 s a late-starting thread sometimes found the first ones done).
+    fake_anthropic.latency_s = 0.8
     client = _client(fake_anthropic)
     _run_parallel(8, lambda: _optimize(client))
     assert fake_anthropic.max_in_flight == 8

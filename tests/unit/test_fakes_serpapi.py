@@ -30,8 +30,9 @@ def _youtube(fake: FakeSerpApi, query: str, **params) -> YoutubeSearch:
 
 
 def _autocomplete(fake: FakeSerpApi, query: str, **params) -> GoogleSearch:
-    search = GoogleSearch({"engine": "google_autocomplete", "q": query, "client": "youtube", "api_key": "test",
-                           **params})
+    search = GoogleSearch(
+        {"engine": "google_autocomplete", "q": query, "client": "youtube", "api_key": "test", **params}
+    )
     search.BACKEND = fake.url
     search.timeout = 5
     return search
@@ -54,8 +55,13 @@ def test_the_client_sends_what_the_fake_records(fake_serpapi):
     _youtube(fake_serpapi, "knife sharpening").get_dict()
     [recorded] = fake_serpapi.requests
     assert recorded.path == "/search"
-    assert recorded.args == {"search_query": "knife sharpening", "api_key": "test", "engine": "youtube",
-                             "output": "json", "source": "python"}
+    assert recorded.args == {
+        "search_query": "knife sharpening",
+        "api_key": "test",
+        "engine": "youtube",
+        "output": "json",
+        "source": "python",
+    }
     assert fake_serpapi.calls["youtube"] == 1 and fake_serpapi.queries_for("youtube") == ["knife sharpening"]
 
 
@@ -117,9 +123,13 @@ def test_scripted_videos_and_responses(fake_serpapi):
 
 @pytest.mark.parametrize(
     ("kind", "status", "message"),
-    [("server_error", 500, "Internal server error"), ("search_error", 503, "error while processing"),
-     ("rate_limit", 429, "hourly throughput"), ("out_of_searches", 429, OUT_OF_SEARCHES),
-     ("invalid_key", 401, INVALID_KEY)],
+    [
+        ("server_error", 500, "Internal server error"),
+        ("search_error", 503, "error while processing"),
+        ("rate_limit", 429, "hourly throughput"),
+        ("out_of_searches", 429, OUT_OF_SEARCHES),
+        ("invalid_key", 401, INVALID_KEY),
+    ],
 )
 def test_injected_faults_answer_once_then_stop(fake_serpapi, kind, status, message):
     fake_serpapi.inject(kind)

@@ -435,10 +435,12 @@ def test_mutations_show_up_in_the_next_sync(fake_google):
 
 
 def test_five_thousand_videos_are_generated_quickly_and_deterministically():
-    started = time.perf_counter()
+    # CPU time of this process, not wall time: the bound is about the fake's own
+    # work, which other processes on a busy machine must not push past it.
+    started = time.process_time()
     first = World(seed=7)
     channel = first.add_channel("user-1", n_videos=5000)
-    assert time.perf_counter() - started < 1.0
+    assert time.process_time() - started < 1.0
     second = World(seed=7).add_channel("user-1", n_videos=5000)
     assert channel.video_ids == second.video_ids and len(set(channel.video_ids)) == 5000
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{11}", vid) for vid in channel.video_ids)

@@ -34,8 +34,12 @@ def research_for(demo_video: demo.DemoVideo) -> list[str]:
 
 
 def suggest_demo(demo_video: demo.DemoVideo, keywords: list[str]) -> heuristic.Suggestion:
-    return heuristic.suggest(video_of(demo_video, "\n\n" + LINKS), transcript=demo_video.transcript,
-                             keywords=keywords, channel_name=demo.CHANNEL_TITLE)
+    return heuristic.suggest(
+        video_of(demo_video, "\n\n" + LINKS),
+        transcript=demo_video.transcript,
+        keywords=keywords,
+        channel_name=demo.CHANNEL_TITLE,
+    )
 
 
 def all_demo_suggestions():
@@ -77,7 +81,7 @@ def test_chapters_are_valid_for_youtube_and_are_in_the_description():
         assert chapters[0].start == "0:00"
         assert chapters[-1].seconds <= demo_video.duration_seconds - 10  # the last chapter is 10 s long too
         assert chapters_in(suggestion.description) == chapters
-        said = {parse_timestamp(line[1:line.index("]")]) for line in demo_video.transcript.splitlines()}
+        said = {parse_timestamp(line[1 : line.index("]")]) for line in demo_video.transcript.splitlines()}
         assert {c.seconds for c in chapters[1:]} <= said  # each starts where something is said
 
 
@@ -115,8 +119,16 @@ def test_suggestion_scores_at_least_as_well_as_the_original():
 
 def test_to_dict_has_the_shared_json_shape():
     data = SUGGESTIONS[0][1].to_dict()
-    assert set(data) == {"titles", "description", "description_rationale", "tags", "tags_rationale",
-                         "primary_keyword", "chapters", "engine"}
+    assert set(data) == {
+        "titles",
+        "description",
+        "description_rationale",
+        "tags",
+        "tags_rationale",
+        "primary_keyword",
+        "chapters",
+        "engine",
+    }
     assert data["engine"] == "heuristic"
     assert [set(t) for t in data["titles"]] == [{"title", "rationale"}] * 3
     assert all(set(c) == {"start", "title"} for c in data["chapters"]) and data["chapters"][0]["start"] == "0:00"
@@ -132,8 +144,10 @@ def test_deterministic():
 @pytest.mark.parametrize(
     ("title", "cleaned"),
     [
-        ("MY BEST SOURDOUGH EVER!!! (OFFICIAL VIDEO) (Official Video) | Episode 12",
-         "My Best Sourdough Ever! (Official Video)"),
+        (
+            "MY BEST SOURDOUGH EVER!!! (OFFICIAL VIDEO) (Official Video) | Episode 12",
+            "My Best Sourdough Ever! (Official Video)",
+        ),
         ("NASA Moon Landing Explained", "NASA Moon Landing Explained"),  # a lone acronym is not shouting
         ("Knife Skills ep. 3 ???", "Knife Skills ?"),
     ],
@@ -143,12 +157,19 @@ def test_clean_title_trims_filler(title, cleaned):
 
 
 def test_filler_title_is_rewritten_with_the_keyword_first():
-    video = {"title": "WOW!!! you will NOT BELIEVE this | Episode 12 (OFFICIAL VIDEO) (official video)",
-             "description": "", "tags": []}
-    transcript = "\n".join([
-        "[0:00:00] Hey everyone, welcome back!", "[0:00:20] Today: my sourdough starter, from flour and water.",
-        "[0:01:10] Feed the sourdough starter twice a day at first.", "[0:02:30] A healthy sourdough starter doubles.",
-    ])
+    video = {
+        "title": "WOW!!! you will NOT BELIEVE this | Episode 12 (OFFICIAL VIDEO) (official video)",
+        "description": "",
+        "tags": [],
+    }
+    transcript = "\n".join(
+        [
+            "[0:00:00] Hey everyone, welcome back!",
+            "[0:00:20] Today: my sourdough starter, from flour and water.",
+            "[0:01:10] Feed the sourdough starter twice a day at first.",
+            "[0:02:30] A healthy sourdough starter doubles.",
+        ]
+    )
     suggestion = heuristic.suggest(video, transcript=transcript, keywords=[], channel_name="Bread Lab")
     top = suggestion.titles[0].title
     assert suggestion.primary_keyword == "sourdough starter"
@@ -170,30 +191,43 @@ def test_without_timestamps_there_are_no_new_chapters_but_valid_old_ones_stay():
 
 def test_chapters_need_ten_seconds_each_and_the_last_one_too():
     video = {"title": "Quick Knife Skills for Onions", "description": "", "tags": [], "duration_seconds": 40}
-    transcript = "\n".join([
-        "[0:00:00] Hello and welcome.", "[0:00:05] Hold the onion firmly.", "[0:00:12] Slice the onion thin.",
-        "[0:00:18] Dice the onion small.", "[0:00:25] Mince the garlic.", "[0:00:35] Sweep it all into the pan.",
-    ])
+    transcript = "\n".join(
+        [
+            "[0:00:00] Hello and welcome.",
+            "[0:00:05] Hold the onion firmly.",
+            "[0:00:12] Slice the onion thin.",
+            "[0:00:18] Dice the onion small.",
+            "[0:00:25] Mince the garlic.",
+            "[0:00:35] Sweep it all into the pan.",
+        ]
+    )
     chapters = heuristic.suggest(video, transcript=transcript, keywords=[], channel_name="").chapters
     # 0:05 and 0:18 come too soon after a chapter; 0:35 would leave the last chapter 5 seconds long.
     assert [(c.start, c.title) for c in chapters] == [
-        ("0:00", "Intro"), ("0:12", "Slice the onion thin"), ("0:25", "Mince the garlic"),
+        ("0:00", "Intro"),
+        ("0:12", "Slice the onion thin"),
+        ("0:25", "Mince the garlic"),
     ]
 
 
 # -- any input ---------------------------------------------------------------------
 
-_PIECES = st.one_of(st.characters(), st.sampled_from(list("<>,\"|!?()[]#@:.\n ") + ["🍕", "e\u0301", "https://x.io"]))
+_PIECES = st.one_of(st.characters(), st.sampled_from(list('<>,"|!?()[]#@:.\n ') + ["🍕", "e\u0301", "https://x.io"]))
 _TEXT = st.lists(_PIECES, max_size=120).map("".join)
-_CUE_LINE = st.builds(lambda s, text: f"[{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}] {text}",
-                      st.integers(0, 7200), _TEXT)
+_CUE_LINE = st.builds(
+    lambda s, text: f"[{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}] {text}", st.integers(0, 7200), _TEXT
+)
 _TRANSCRIPT = st.one_of(st.none(), _TEXT, st.lists(_CUE_LINE, max_size=60).map("\n".join))
 
 
 @settings(max_examples=150, deadline=None)
 @given(
-    title=_TEXT, description=_TEXT, tags=st.one_of(st.none(), st.lists(_TEXT, max_size=20)),
-    transcript=_TRANSCRIPT, keywords=st.lists(_TEXT, max_size=8), channel=_TEXT,
+    title=_TEXT,
+    description=_TEXT,
+    tags=st.one_of(st.none(), st.lists(_TEXT, max_size=20)),
+    transcript=_TRANSCRIPT,
+    keywords=st.lists(_TEXT, max_size=8),
+    channel=_TEXT,
     duration=st.one_of(st.none(), st.integers(0, 10000)),
 )
 def test_suggest_never_raises_and_always_fits(title, description, tags, transcript, keywords, channel, duration):

@@ -22,6 +22,7 @@ def codes(problems: list[limits.Problem]) -> set[str]:
 
 # -- the tag count -------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("tags", "expected"),
     [
@@ -45,6 +46,7 @@ def test_tags_length_agrees_with_the_fake_youtube_for_ascii(tags):
 
 # -- validate ------------------------------------------------------------------
 
+
 def test_good_metadata_has_no_problems():
     assert limits.validate("Crispy Smashed Potatoes", "Hot pan, then salt.", ["potatoes", "side dish"]) == []
 
@@ -60,8 +62,13 @@ def test_title_limit_is_100_and_emoji_count_twice():
 
 @pytest.mark.parametrize(
     ("title", "code"),
-    [("", "title_empty"), ("   ", "title_empty"), ("I <3 bread", "title_angle_brackets"),
-     ("two\nlines", "title_control_characters"), ("bad \ud800 half", "title_control_characters")],
+    [
+        ("", "title_empty"),
+        ("   ", "title_empty"),
+        ("I <3 bread", "title_angle_brackets"),
+        ("two\nlines", "title_control_characters"),
+        ("bad \ud800 half", "title_control_characters"),
+    ],
 )
 def test_title_problems(title, code):
     problems = limits.validate(title, "", [])
@@ -115,6 +122,7 @@ def test_tags_budget_boundary():
 
 
 # -- fit, by example -------------------------------------------------------------
+
 
 def test_fit_title_cuts_at_a_word_and_leaves_no_dangling_separator():
     long_title = "Crispy Smashed Potatoes, the Easiest Side Dish | " + "Kitchen Basics with Maya " * 4
@@ -171,7 +179,7 @@ def test_fit_tags_dedupes_keeps_order_and_drops_the_last_first():
 
 # -- fit, for any input ------------------------------------------------------------
 
-_TRICKY = list("<>,\" \n\t\r") + [EMOJI, FAMILY, E_ACUTE, "\u0301", "\u200d", "\ufe0f", "é", "中", "\x00", "\x07"]
+_TRICKY = list('<>," \n\t\r') + [EMOJI, FAMILY, E_ACUTE, "\u0301", "\u200d", "\ufe0f", "é", "中", "\x00", "\x07"]
 _PIECES = st.one_of(
     st.characters(),  # any code point but surrogates
     st.characters(codec=None, categories=["Cs"]),  # lone surrogates, which UTF-8 cannot encode

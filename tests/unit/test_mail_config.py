@@ -9,21 +9,39 @@ from reliability.config import load_settings
 from reliability.errors import ConfigError
 from reliability.mail import parse_mail_url
 
-PRODUCTION = {"ENVIRONMENT": "production", "SECRET_KEY": "x" * 40, "DATABASE_URL": "postgresql://db/yco",
-              "REDIS_URL": "redis://redis:6379/0"}
+PRODUCTION = {
+    "ENVIRONMENT": "production",
+    "SECRET_KEY": "x" * 40,
+    "DATABASE_URL": "postgresql://db/yco",
+    "REDIS_URL": "redis://redis:6379/0",
+}
 
 
 def test_an_smtp_url_with_credentials_is_understood():
     server = parse_mail_url("smtp://mailer:p%40ss@smtp.example.com:2525")
     assert (server.scheme, server.host, server.port, server.username, server.password) == (
-        "smtp", "smtp.example.com", 2525, "mailer", "p@ss")
+        "smtp",
+        "smtp.example.com",
+        2525,
+        "mailer",
+        "p@ss",
+    )
     assert "p@ss" not in repr(server)
     assert parse_mail_url("smtps://smtp.example.com").port == 465
     assert parse_mail_url("smtp://smtp.example.com").port == 587
 
 
-@pytest.mark.parametrize("raw", ["http://smtp.example.com", "smtp://", "smtp://host:abc", "smtp://host/path",
-                                 "mail.example.com", "smtp://user:secret-pw@host:99999"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "http://smtp.example.com",
+        "smtp://",
+        "smtp://host:abc",
+        "smtp://host/path",
+        "mail.example.com",
+        "smtp://user:secret-pw@host:99999",
+    ],
+)
 def test_a_bad_mail_url_stops_start_up_with_one_line_that_hides_it(raw):
     with pytest.raises(ConfigError) as caught:
         load_settings({"MAIL_URL": raw})
@@ -46,6 +64,7 @@ def test_unset_mail_url_means_development_mail_to_disk():
 def test_production_mail_needs_the_public_address_for_its_links():
     with pytest.raises(ConfigError, match="^PUBLIC_BASE_URL: "):
         load_settings({**PRODUCTION, "MAIL_URL": "smtps://smtp.example.com"})
-    settings = load_settings({**PRODUCTION, "MAIL_URL": "smtps://smtp.example.com",
-                              "PUBLIC_BASE_URL": "https://optimizer.example.com/"})
+    settings = load_settings(
+        {**PRODUCTION, "MAIL_URL": "smtps://smtp.example.com", "PUBLIC_BASE_URL": "https://optimizer.example.com/"}
+    )
     assert settings["PUBLIC_BASE_URL"] == "https://optimizer.example.com"

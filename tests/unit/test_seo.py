@@ -25,8 +25,14 @@ BODY = " ".join(
 CHAPTERS = "0:00 Intro\n0:45 Boiling the potatoes\n3:10 Smashing\n6:00 Roasting\n8:30 Serving"
 GOOD_DESCRIPTION = f"{OPENING}\n\n{BODY}\n\nChapters\n{CHAPTERS}"
 GOOD_TAGS = [
-    "crispy smashed potatoes", "smashed potatoes", "roast potatoes", "potato side dish",
-    "easy side dish", "weeknight dinner", "sheet pan recipe", "crispy potatoes",
+    "crispy smashed potatoes",
+    "smashed potatoes",
+    "roast potatoes",
+    "potato side dish",
+    "easy side dish",
+    "weeknight dinner",
+    "sheet pan recipe",
+    "crispy potatoes",
 ]
 
 
@@ -104,8 +110,10 @@ def test_chapters_follow_youtubes_rules(lines, explains):
 
 
 def test_title_length_scores_the_40_to_70_range_best():
-    points = {n: reason(scored(title="Crispy Smashed Potatoes " + "x" * (n - 24)), "title_length").points
-              for n in (25, 35, 40, 70, 80, 95)}
+    points = {
+        n: reason(scored(title="Crispy Smashed Potatoes " + "x" * (n - 24)), "title_length").points
+        for n in (25, 35, 40, 70, 80, 95)
+    }
     assert points[40] == points[70] == 15
     assert points[35] > points[25] and points[80] > points[95]
 
@@ -118,8 +126,10 @@ def test_keyword_early_beats_keyword_late_beats_no_keyword():
 
 
 def test_description_word_bands():
-    words_in = {n: reason(scored(description=OPENING + " " + "potato " * n), "description_length").points
-                for n in (10, 120, 300)}
+    words_in = {
+        n: reason(scored(description=OPENING + " " + "potato " * n), "description_length").points
+        for n in (10, 120, 300)
+    }
     assert words_in[300] == 15 > words_in[120] > words_in[10]
 
 
@@ -136,7 +146,9 @@ def test_reasons_are_sentences_a_creator_can_act_on():
 
 
 def test_keyword_is_derived_from_tags_and_title_when_not_given():
-    assert seo.score(GOOD_TITLE, GOOD_DESCRIPTION, ["weeknight dinner", "smashed potatoes"]).keyword == "smashed potatoes"
+    assert (
+        seo.score(GOOD_TITLE, GOOD_DESCRIPTION, ["weeknight dinner", "smashed potatoes"]).keyword == "smashed potatoes"
+    )
     assert seo.score("Weeknight Side Dish Ideas", "", ["crispy smashed potatoes"]).keyword == "crispy smashed potatoes"
     assert seo.score("Homemade Sourdough Starter", "", []).keyword == "homemade sourdough starter"
     assert seo.score("", "", []).keyword is None
@@ -146,3 +158,10 @@ def test_needs_attention_threshold():
     assert seo.needs_attention(seo.ATTENTION_THRESHOLD - 1)
     assert not seo.needs_attention(seo.ATTENTION_THRESHOLD)
     assert seo.ATTENTION_THRESHOLD == 60
+
+
+def test_seo_band_edges() -> None:
+    assert seo.seo_band(seo.ATTENTION_THRESHOLD - 1) == "low"
+    assert seo.seo_band(seo.ATTENTION_THRESHOLD) == "mid"
+    assert seo.seo_band(seo.GOOD_THRESHOLD - 1) == "mid"
+    assert seo.seo_band(seo.GOOD_THRESHOLD) == "high"

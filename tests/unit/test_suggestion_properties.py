@@ -31,7 +31,7 @@ from optimizer.prompts import TOOL_NAME
 from optimizer.text import squash_spaces
 
 EMOJI = "🍕"  # 1 code point, 2 UTF-16 units, 4 UTF-8 bytes
-PIECES = ["a", "Pasta", " ", "é", "e\u0301", "中文", EMOJI, "ß", "<", ">", ",", "\"", "\n", "\t", "\x00", "\u200b", "-"]
+PIECES = ["a", "Pasta", " ", "é", "e\u0301", "中文", EMOJI, "ß", "<", ">", ",", '"', "\n", "\t", "\x00", "\u200b", "-"]
 SAFE = ["a", "Pasta", " ", "é", "中文", EMOJI, "ß", "-", "no-knead", "30"]
 
 
@@ -43,18 +43,23 @@ def _text(pieces: list[str], max_size: int, *, wild: bool = False) -> st.SearchS
 
 def _fine(max_size: int) -> st.SearchStrategy[str]:
     """Text YouTube takes, multibyte included."""
-    return st.builds(lambda head, rest: head + rest, st.sampled_from(["Bread", "中文", EMOJI, "é"]), _text(SAFE, max_size))
+    return st.builds(
+        lambda head, rest: head + rest, st.sampled_from(["Bread", "中文", EMOJI, "é"]), _text(SAFE, max_size)
+    )
 
 
 def _long(unit_pieces: list[str], low: int, high: int) -> st.SearchStrategy[str]:
     """Text near a limit: one piece repeated, plus a little of anything."""
-    return st.builds(lambda unit, n, tail: unit * n + tail, st.sampled_from(unit_pieces), st.integers(low, high),
-                     _text(SAFE, 5))
+    return st.builds(
+        lambda unit, n, tail: unit * n + tail, st.sampled_from(unit_pieces), st.integers(low, high), _text(SAFE, 5)
+    )
 
 
 # Mostly near the limits or fine, so that both sides of the gate are well covered.
 TITLE = st.one_of(
-    _fine(20), _fine(20), _fine(20),
+    _fine(20),
+    _fine(20),
+    _fine(20),
     _text(PIECES, 30, wild=True),  # anything: '<' '>' and controls included
     _long(["a", "é", EMOJI, "中", "ab "], 30, 55),  # around 100 characters, an emoji counting 2
 )
@@ -87,15 +92,19 @@ def answers(draw) -> dict[str, Any]:
     }
     breakage = draw(st.sampled_from([None] * 10 + ["titles", "title", "description", "tags", "keyword"]))
     if breakage == "titles":
-        answer["titles"] = draw(st.one_of(st.lists(TITLE_OPTION, max_size=5).filter(lambda t: len(t) != 3),
-                                          st.just("see above")))
+        answer["titles"] = draw(
+            st.one_of(st.lists(TITLE_OPTION, max_size=5).filter(lambda t: len(t) != 3), st.just("see above"))
+        )
     elif breakage == "title":
-        answer["titles"][draw(st.integers(0, 2))] = draw(st.one_of(st.just({"rationale": "x"}), st.text(max_size=5),
-                                                                   st.just({"title": None})))
+        answer["titles"][draw(st.integers(0, 2))] = draw(
+            st.one_of(st.just({"rationale": "x"}), st.text(max_size=5), st.just({"title": None}))
+        )
     elif breakage == "description":
         answer["description"] = draw(st.one_of(st.none(), st.integers(), st.just(["a"])))
     elif breakage == "tags":
-        answer["tags"] = draw(st.one_of(st.just("bread, pasta"), st.lists(st.one_of(st.integers(), st.none()), min_size=1)))
+        answer["tags"] = draw(
+            st.one_of(st.just("bread, pasta"), st.lists(st.one_of(st.integers(), st.none()), min_size=1))
+        )
     elif breakage == "keyword":
         del answer["primary_keyword"]
     return answer
@@ -109,16 +118,25 @@ def response(answer: Any) -> SimpleNamespace:
 
 def shape_is_right(answer: dict) -> bool:
     titles = answer.get("titles")
-    return (isinstance(titles, list) and len(titles) == 3
-            and all(isinstance(t, dict) and isinstance(t.get("title"), str) and t["title"].strip() for t in titles)
-            and isinstance(answer.get("description"), str) and bool(answer["description"].strip())
-            and isinstance(answer.get("tags"), list) and all(isinstance(t, str) for t in answer["tags"])
-            and isinstance(answer.get("primary_keyword"), str))
+    return (
+        isinstance(titles, list)
+        and len(titles) == 3
+        and all(isinstance(t, dict) and isinstance(t.get("title"), str) and t["title"].strip() for t in titles)
+        and isinstance(answer.get("description"), str)
+        and bool(answer["description"].strip())
+        and isinstance(answer.get("tags"), list)
+        and all(isinstance(t, str) for t in answer["tags"])
+        and isinstance(answer.get("primary_keyword"), str)
+    )
 
 
 def youtube_problems(answer: dict) -> list[limits.Problem]:
     """What YouTube would refuse, whichever of the three titles the creator picks."""
-    return [p for option in answer["titles"] for p in limits.validate(option["title"], answer["description"], answer["tags"])]
+    return [
+        p
+        for option in answer["titles"]
+        for p in limits.validate(option["title"], answer["description"], answer["tags"])
+    ]
 
 
 @settings(max_examples=400, deadline=None)
@@ -139,21 +157,29 @@ def test_accepted_answers_pass_youtubes_limits_and_rejected_ones_do_not(answer):
     if youtube_problems(wire):
         assert mended, "a mended answer says what was mended"
     else:  # only whitespace may change in an answer YouTube would take
-        assert [squash_spaces(t["title"]) for t in accepted["titles"]] == [squash_spaces(t["title"]) for t in wire["titles"]]
+        assert [squash_spaces(t["title"]) for t in accepted["titles"]] == [
+            squash_spaces(t["title"]) for t in wire["titles"]
+        ]
         assert accepted["tags"] == [squash_spaces(t) for t in wire["tags"]]
 
 
 def needs_judgement(answer: dict) -> bool:
     """What only Claude can fix: a title too long, or a title or description empty once cleaned."""
     return not limits.fit_description(answer["description"]) or any(
-        limits.utf16_length(limits.clean_line(t["title"])) > limits.TITLE_MAX_CHARS
-        or not limits.clean_line(t["title"]) for t in answer["titles"])
+        limits.utf16_length(limits.clean_line(t["title"])) > limits.TITLE_MAX_CHARS or not limits.clean_line(t["title"])
+        for t in answer["titles"]
+    )
 
 
 def _answer(**changes) -> dict[str, Any]:
-    answer = {"titles": [{"title": t, "rationale": "r"} for t in ("No-Knead Bread", "Easy Bread", "Bread for Beginners")],
-              "description": "Learn no-knead bread.", "description_rationale": "r", "tags": ["bread"],
-              "tags_rationale": "r", "primary_keyword": "no-knead bread"}
+    answer = {
+        "titles": [{"title": t, "rationale": "r"} for t in ("No-Knead Bread", "Easy Bread", "Bread for Beginners")],
+        "description": "Learn no-knead bread.",
+        "description_rationale": "r",
+        "tags": ["bread"],
+        "tags_rationale": "r",
+        "primary_keyword": "no-knead bread",
+    }
     return {**answer, **changes}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from wtforms import BooleanField, EmailField, HiddenField, PasswordField
+from wtforms import BooleanField, EmailField, Field, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from webapp.accounts.passwords import MAX_LENGTH, policy_problem
@@ -10,7 +10,7 @@ from webapp.accounts.store import normalize_email
 from webapp.inputs import TextForm
 
 
-def _normalized(value):
+def _normalized(value: object) -> object:
     # Before the validators run, so that length and syntax are checked on
     # what is stored and looked up (NFKC can change the length).
     return normalize_email(value) if isinstance(value, str) else value
@@ -20,22 +20,28 @@ def _email_field() -> EmailField:
     return EmailField(
         "Email",
         filters=[_normalized],
-        validators=[DataRequired("Enter your email address."), Length(max=254),
-                    Email("Enter a valid email address.", check_deliverability=False)],
+        validators=[
+            DataRequired("Enter your email address."),
+            Length(max=254),
+            Email("Enter a valid email address.", check_deliverability=False),
+        ],
         render_kw={"autocomplete": "email", "autocapitalize": "none", "spellcheck": "false"},
     )
 
 
 class LoginForm(TextForm):
     email = _email_field()
-    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
-                             render_kw={"autocomplete": "current-password"})
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Enter your password."), Length(max=MAX_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
     remember = BooleanField("Keep me logged in on this device")
     next = HiddenField()
 
 
 class _NewPasswordMixin:
-    def validate_password(self, field):
+    def validate_password(self, field: Field) -> None:
         email = getattr(getattr(self, "email", None), "data", "") or ""
         problem = policy_problem(field.data or "", email)
         if problem:
@@ -44,30 +50,48 @@ class _NewPasswordMixin:
 
 class RegisterForm(_NewPasswordMixin, TextForm):
     email = _email_field()
-    password = PasswordField("Password", validators=[DataRequired("Choose a password.")],
-                             render_kw={"autocomplete": "new-password"},
-                             description="At least 12 characters. Length matters more than symbols.")
-    confirm = PasswordField("Repeat the password",
-                            validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords do not match.")],
-                            render_kw={"autocomplete": "new-password"})
+    password = PasswordField(
+        "Password",
+        validators=[DataRequired("Choose a password.")],
+        render_kw={"autocomplete": "new-password"},
+        description="At least 12 characters. Length matters more than symbols.",
+    )
+    confirm = PasswordField(
+        "Repeat the password",
+        validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class ChangePasswordForm(_NewPasswordMixin, TextForm):
-    current_password = PasswordField("Current password", validators=[DataRequired("Enter your current password.")],
-                                     render_kw={"autocomplete": "current-password"})
-    password = PasswordField("New password", validators=[DataRequired("Choose a new password.")],
-                             render_kw={"autocomplete": "new-password"},
-                             description="At least 12 characters.")
-    confirm = PasswordField("Repeat the new password",
-                            validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
-                            render_kw={"autocomplete": "new-password"})
+    current_password = PasswordField(
+        "Current password",
+        validators=[DataRequired("Enter your current password.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired("Choose a new password.")],
+        render_kw={"autocomplete": "new-password"},
+        description="At least 12 characters.",
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
 
 
 class DeleteAccountForm(TextForm):
-    current_password = PasswordField("Your password", validators=[DataRequired("Enter your password to confirm.")],
-                                     render_kw={"autocomplete": "current-password"})
-    confirm = BooleanField("I understand that this deletes my account and cannot be undone",
-                           validators=[DataRequired("Tick the box to confirm.")])
+    current_password = PasswordField(
+        "Your password",
+        validators=[DataRequired("Enter your password to confirm.")],
+        render_kw={"autocomplete": "current-password"},
+    )
+    confirm = BooleanField(
+        "I understand that this deletes my account and cannot be undone",
+        validators=[DataRequired("Tick the box to confirm.")],
+    )
 
 
 class ForgotPasswordForm(TextForm):
@@ -75,9 +99,14 @@ class ForgotPasswordForm(TextForm):
 
 
 class ResetPasswordForm(_NewPasswordMixin, TextForm):
-    password = PasswordField("New password", validators=[DataRequired("Choose a new password.")],
-                             render_kw={"autocomplete": "new-password"},
-                             description="At least 12 characters.")
-    confirm = PasswordField("Repeat the new password",
-                            validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
-                            render_kw={"autocomplete": "new-password"})
+    password = PasswordField(
+        "New password",
+        validators=[DataRequired("Choose a new password.")],
+        render_kw={"autocomplete": "new-password"},
+        description="At least 12 characters.",
+    )
+    confirm = PasswordField(
+        "Repeat the new password",
+        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )

@@ -6,9 +6,10 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import g, request
+from flask import g, request, session
 from flask_login import UserMixin
 
+from reliability.db import read, transaction
 from webapp.accounts import sessions
 
 
@@ -49,14 +50,18 @@ def load_user(token: str) -> User | None:
     if failure is not None:
         raise failure
     try:
-        row = sessions.load(token)
+        row = read(sessions.load, token)
     except Exception as exc:
         g._user_load_failure = exc
         raise
     if row is None:
         return None
     if sessions.needs_touch(row, request.remote_addr, dt.datetime.now(dt.UTC)):
-        sessions.touch(row["session_id"], row["session_remember"], request.remote_addr)
+        with transaction() as cur:
+            sessions.touch(cur, row["session_id"], row["session_remember"], request.remote_addr)
+        # The row's expiry slid: send the cookie again so its expiry slides too
+        # (it is not re-signed on other requests: SESSION_REFRESH_EACH_REQUEST off).
+        session.modified = True
     return User(row, token)
 
 

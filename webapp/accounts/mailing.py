@@ -9,24 +9,27 @@ set (required with ``MAIL_URL`` in staging and production), so a forged
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import current_app, render_template, request, url_for
 
 from jobs import mail as mail_job
+from reliability import mail_outbox
+from reliability.db import Cursor
 from webapp.redis_client import get_redis
 
 log = logging.getLogger(__name__)
 
 
-def link(endpoint: str, **values) -> str:
+def link(endpoint: str, **values: Any) -> str:
     base = current_app.config.get("PUBLIC_BASE_URL") or request.url_root
     return base.rstrip("/") + url_for(endpoint, **values)
 
 
-def compose(cur, *, kind: str, recipient: str, subject: str, **context) -> int:
+def compose(cur: Cursor, *, kind: str, recipient: str, subject: str, **context: Any) -> int:
     """Render ``templates/mail/<kind>.txt`` into the outbox; returns its id."""
     body = render_template(f"mail/{kind}.txt", **context)
-    return mail_job.put(cur, kind=kind, recipient=recipient, subject=subject, body=body)
+    return mail_outbox.put(cur, kind=kind, recipient=recipient, subject=subject, body=body)
 
 
 def dispatch(outbox_id: int | None) -> None:

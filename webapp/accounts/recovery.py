@@ -7,12 +7,17 @@ must neither confirm an address nor use up a reset link. The POST does it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, logout_user
 
+from reliability.db import read, transaction
 from webapp.accounts import signup, store, tokens
 from webapp.accounts.forms import ForgotPasswordForm, ResetPasswordForm
 from webapp.extensions import client_address_key, limiter
+from webapp.inputs import text
 
 bp = Blueprint("recovery", __name__)
 
@@ -25,12 +30,12 @@ def _register_limit() -> str:
     return current_app.config["REGISTER_RATE_LIMIT"]
 
 
-def _invalid_link():
+def _invalid_link() -> tuple[str, int]:
     return render_template("auth/link_invalid.html", message=tokens.INVALID_LINK), 400
 
 
 @bp.app_context_processor
-def _verification_state():
+def _verification_state() -> dict[str, Callable[[], bool]]:
     return {"email_unverified": email_unverified}
 
 
@@ -41,22 +46,24 @@ def email_unverified() -> bool:
         return False
     if "_email_verified" not in g:
         try:
-            g._email_verified = store.email_verified(current_user.id)
+            with transaction() as cur:
+                g._email_verified = store.email_verified(cur, current_user.id)
         except Exception:  # the banner must not break a page, the 503 page least of all
             g._email_verified = True
     return not g._email_verified
 
 
 @bp.get("/register/check-inbox")
-def check_inbox():
+def check_inbox() -> ResponseReturnValue:
     return render_template("auth/check_inbox.html")
 
 
 @bp.route("/verify/<token>", methods=["GET", "POST"])
 @limiter.limit(_login_limit, key_func=client_address_key, methods=["POST"])
-def verify(token: str):
+def verify(token: str) -> ResponseReturnValue:
     if request.method == "GET":
-        user = tokens.peek("verify_email", token)
+        with transaction() as cur:
+            user = tokens.peek(cur, "verify_email", token)
         return render_template("auth/verify.html", email=user["email"]) if user else _invalid_link()
     user = signup.verify(token, request.remote_addr)
     if user is None:
@@ -70,34 +77,37 @@ def verify(token: str):
 @bp.post("/verify/resend")
 @login_required
 @limiter.limit(_register_limit, methods=["POST"])
-def resend_verification():
+def resend_verification() -> ResponseReturnValue:
     if email_unverified():
-        signup.send_verification(store.get_user(current_user.id), throttle=True)
+        user = read(store.get_user, current_user.id)
+        assert user is not None  # the logged-in user's own row
+        signup.send_verification(user, throttle=True)
         flash(f"We sent a new confirmation link to {current_user.email}.", "info")
     return redirect(url_for("main.dashboard"))
 
 
 @bp.route("/password/forgot", methods=["GET", "POST"])
 @limiter.limit(_register_limit, key_func=client_address_key, methods=["POST"])
-def forgot():
+def forgot() -> ResponseReturnValue:
     form = ForgotPasswordForm()
     if request.method == "GET":
         return render_template("auth/forgot.html", form=form)
     if not form.validate_on_submit():
         return render_template("auth/forgot.html", form=form), 400
-    signup.request_reset(form.email.data)
-    return redirect(url_for("recovery.forgot_sent"))
+    signup.request_reset(text(form.email))
+    return redirect(url_for("accounts.recovery.forgot_sent"))
 
 
 @bp.get("/password/forgot/sent")
-def forgot_sent():
+def forgot_sent() -> ResponseReturnValue:
     return render_template("auth/forgot_sent.html")
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
 @limiter.limit(_login_limit, key_func=client_address_key, methods=["POST"])
-def reset(token: str):
-    user = tokens.peek("reset_password", token)
+def reset(token: str) -> ResponseReturnValue:
+    with transaction() as cur:
+        user = tokens.peek(cur, "reset_password", token)
     if user is None:
         return _invalid_link()
     form = ResetPasswordForm()
@@ -105,7 +115,7 @@ def reset(token: str):
         return render_template("auth/reset.html", form=form, email=user["email"])
     if not form.validate_on_submit():
         return render_template("auth/reset.html", form=form, email=user["email"]), 400
-    if signup.reset(token, form.password.data, request.remote_addr) is None:
+    if signup.reset(token, text(form.password), request.remote_addr) is None:
         return _invalid_link()
     # Every session of the account ended with the reset, this browser's too.
     logout_user()

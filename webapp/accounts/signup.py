@@ -14,10 +14,10 @@ from typing import Any
 
 from flask import current_app
 
-from jobs.mail import sent_recently
 from reliability import audit
-from reliability.db import transaction
+from reliability.db import Cursor, read, transaction
 from reliability.errors import Conflict
+from reliability.mail_outbox import sent_recently
 from webapp.accounts import store, tokens
 from webapp.accounts.mailing import compose, dispatch, link
 from webapp.accounts.passwords import hash_password
@@ -37,12 +37,13 @@ def register(email: str, password: str, ip_address: str | None) -> None:
     the address is taken, mail its owner a notice. The caller answers the
     same in both cases."""
     password_hash = _hash(password)  # paid whether or not an account is made
-    existing = store.find_by_email(email)
+    existing = read(store.find_by_email, email)
     if existing is None:
         try:
-            user = store.create_user(email, password_hash, ip_address=ip_address)
+            with transaction() as cur:
+                user = store.create_user(cur, email, password_hash, ip_address=ip_address)
         except Conflict:  # registered a moment ago by someone else
-            existing = store.find_by_email(email)
+            existing = read(store.find_by_email, email)
         else:
             send_verification(user)
             return
@@ -55,9 +56,14 @@ def send_verification(user: dict[str, Any], *, throttle: bool = False) -> None:
         if throttle and _recently(cur, "verify_email", user["email"], RESEND_EVERY):
             return
         token = tokens.issue(cur, user, "verify_email")
-        outbox_id = compose(cur, kind="verify_email", recipient=user["email"],
-                            subject="Confirm your email address", url=link("recovery.verify", token=token),
-                            hours=_hours("verify_email"))
+        outbox_id = compose(
+            cur,
+            kind="verify_email",
+            recipient=user["email"],
+            subject="Confirm your email address",
+            url=link("accounts.recovery.verify", token=token),
+            hours=_hours("verify_email"),
+        )
     dispatch(outbox_id)
 
 
@@ -65,22 +71,33 @@ def _send_register_notice(user: dict[str, Any]) -> None:
     outbox_id = None
     with transaction() as cur:
         if not _recently(cur, "register_notice", user["email"], NOTICE_EVERY):
-            outbox_id = compose(cur, kind="register_notice", recipient=user["email"],
-                                subject="Someone tried to create an account with your address",
-                                login_url=link("accounts.login"), reset_url=link("recovery.forgot"))
+            outbox_id = compose(
+                cur,
+                kind="register_notice",
+                recipient=user["email"],
+                subject="Someone tried to create an account with your address",
+                login_url=link("accounts.login"),
+                reset_url=link("accounts.recovery.forgot"),
+            )
     dispatch(outbox_id)
 
 
 def request_reset(email: str) -> None:
     """Mail a reset link when an account uses ``email``; nothing otherwise
     (the page answers the same)."""
-    user = store.find_by_email(email)
+    user = read(store.find_by_email, email)
     outbox_id = None
     with transaction() as cur:
         if user is not None and not _recently(cur, "reset_password", user["email"], RESEND_EVERY):
             token = tokens.issue(cur, user, "reset_password")
-            outbox_id = compose(cur, kind="reset_password", recipient=user["email"], subject="Reset your password",
-                                url=link("recovery.reset", token=token), minutes=_hours("reset_password") * 60)
+            outbox_id = compose(
+                cur,
+                kind="reset_password",
+                recipient=user["email"],
+                subject="Reset your password",
+                url=link("accounts.recovery.reset", token=token),
+                minutes=_hours("reset_password") * 60,
+            )
     dispatch(outbox_id)
 
 
@@ -91,8 +108,15 @@ def verify(token: str, ip_address: str | None) -> dict[str, Any] | None:
         if user is None:
             return None
         store.mark_verified(cur, user["id"])
-        audit.record(cur, "user.email_verified", actor_id=user["id"], actor_email=user["email"],
-                     target_type="user", target_id=user["id"], ip_address=ip_address)
+        audit.record(
+            cur,
+            "user.email_verified",
+            actor_id=user["id"],
+            actor_email=user["email"],
+            target_type="user",
+            target_id=user["id"],
+            ip_address=ip_address,
+        )
         return user
 
 
@@ -108,7 +132,7 @@ def reset(token: str, password: str, ip_address: str | None) -> dict[str, Any] |
         return store.reset_password(cur, user["id"], password_hash, ip_address=ip_address)
 
 
-def _recently(cur, kind: str, recipient: str, within: timedelta) -> bool:
+def _recently(cur: Cursor, kind: str, recipient: str, within: timedelta) -> bool:
     return sent_recently(cur, kind=kind, recipient=recipient, within=within)
 
 

@@ -89,10 +89,15 @@ def record_failure(email: str) -> int:
     config = current_app.config
     try:
         script = get_redis().register_script(_RECORD_FAILURE)
-        delay_ms = script(keys=list(_keys(email)), args=[
-            config["LOGIN_ACCOUNT_FREE_ATTEMPTS"], config["LOGIN_ACCOUNT_FIRST_DELAY_S"] * 1000,
-            config["LOGIN_ACCOUNT_MAX_DELAY_S"] * 1000, FAILURE_MEMORY_S,
-        ])
+        delay_ms = script(
+            keys=list(_keys(email)),
+            args=[
+                config["LOGIN_ACCOUNT_FREE_ATTEMPTS"],
+                config["LOGIN_ACCOUNT_FIRST_DELAY_S"] * 1000,
+                config["LOGIN_ACCOUNT_MAX_DELAY_S"] * 1000,
+                FAILURE_MEMORY_S,
+            ],
+        )
     except redis.RedisError:
         log.warning("per-account login failure not counted: Redis unavailable")
         return 0

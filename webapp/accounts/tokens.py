@@ -18,7 +18,7 @@ from typing import Any
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
-from reliability.db import transaction
+from reliability.db import Cursor
 
 # How long each kind of link works (the one place these are said).
 LIFETIMES = {
@@ -57,12 +57,14 @@ def hash_of_link(purpose: str, token: str) -> str | None:
 # -- account links (verify_email, reset_password) --------------------------------------------
 
 
-def issue(cur, user: dict[str, Any], purpose: str) -> str:
+def issue(cur: Cursor, user: dict[str, Any], purpose: str) -> str:
     """A new link for ``user`` in the caller's transaction; earlier unused
     links of the same purpose stop working (only the newest mail counts)."""
     token, token_hash = new_secret(purpose)
-    cur.execute("UPDATE account_tokens SET used_at = now() WHERE user_id = %s AND purpose = %s AND used_at IS NULL",
-                (user["id"], purpose))
+    cur.execute(
+        "UPDATE account_tokens SET used_at = now() WHERE user_id = %s AND purpose = %s AND used_at IS NULL",
+        (user["id"], purpose),
+    )
     cur.execute(
         """INSERT INTO account_tokens (user_id, purpose, token_hash, email, expires_at)
            VALUES (%s, %s, %s, %s, now() + %s)""",
@@ -71,22 +73,21 @@ def issue(cur, user: dict[str, Any], purpose: str) -> str:
     return token
 
 
-def peek(purpose: str, token: str) -> dict[str, Any] | None:
+def peek(cur: Cursor, purpose: str, token: str) -> dict[str, Any] | None:
     """The user a still-usable link belongs to (for showing its form), or None."""
     token_hash = hash_of_link(purpose, token)
     if token_hash is None:
         return None
-    with transaction() as cur:
-        cur.execute(
-            """SELECT u.id, u.email FROM account_tokens t JOIN users u ON u.id = t.user_id
-               WHERE t.token_hash = %s AND t.purpose = %s AND t.used_at IS NULL AND t.expires_at > now()
-                 AND lower(u.email) = lower(t.email)""",
-            (token_hash, purpose),
-        )
-        return cur.fetchone()
+    cur.execute(
+        """SELECT u.id, u.email FROM account_tokens t JOIN users u ON u.id = t.user_id
+           WHERE t.token_hash = %s AND t.purpose = %s AND t.used_at IS NULL AND t.expires_at > now()
+             AND lower(u.email) = lower(t.email)""",
+        (token_hash, purpose),
+    )
+    return cur.fetchone()
 
 
-def consume(cur, purpose: str, token: str) -> dict[str, Any] | None:
+def consume(cur: Cursor, purpose: str, token: str) -> dict[str, Any] | None:
     """Use a link once, in the caller's transaction: the user row it was
     for, or None when it is unknown, used, expired or for an old address."""
     token_hash = hash_of_link(purpose, token)

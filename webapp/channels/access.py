@@ -9,31 +9,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import abort
 from flask_login import current_user
 
-from reliability.db import transaction
+from reliability.db import Cursor, read
+from reliability.errors import PermissionDenied
+from webapp.channels import store
 from webapp.channels.store import ROLE_RANK
+from webapp.errors import page_not_found
 
 
-def require_channel(channel_id: int, min_role: str = "viewer") -> dict[str, Any]:
-    """The channel row with ``my_role``, or abort 404/403."""
-    with transaction() as cur:
-        cur.execute(
-            """SELECT c.*, m.role AS my_role FROM channels c
-               LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = %s
-               WHERE c.id = %s""",
-            (current_user.id, channel_id),
-        )
-        channel = cur.fetchone()
+def require_channel(channel_id: int, min_role: str = "viewer", *, cur: Cursor | None = None) -> dict[str, Any]:
+    """The channel row with ``my_role``, or raise NotFound / PermissionDenied.
+    With ``cur``, on the caller's connection: a page that reads more after
+    the check then borrows one connection from the pool, not two."""
+    if cur is None:
+        channel = read(store.channel_with_role, channel_id, current_user.id)
+    else:
+        channel = store.channel_with_role(cur, channel_id, current_user.id)
     if channel is None:
-        abort(404)
+        raise page_not_found()
     if channel["my_role"] is None:
         if not current_user.is_admin:
-            abort(404)
+            raise page_not_found()
         channel["my_role"] = "owner"
     if ROLE_RANK[channel["my_role"]] < ROLE_RANK[min_role]:
-        abort(403)
+        raise PermissionDenied()
     return channel
 
 

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import hmac
 import json
+from typing import Any
 
-import psycopg2.errors
 from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
 
 from jobs.queueing import QueueUnavailable, queue_sync
-from optimizer.youtube import oauth, quota
+from optimizer.youtube import oauth, quota, tokens
 from optimizer.youtube.client import YouTubeClient, YouTubeError
-from optimizer.youtube.tokens import store_tokens
 from reliability import audit
 from reliability.crypto import TokenCipher
 from reliability.db import transaction
@@ -33,8 +34,10 @@ _CHOICES = "oauth_channel_choices"
 class NotConfigured(AppError):
     code = "google_not_configured"
     status = 503
-    message = ("Connecting channels needs a Google OAuth client: set GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET "
-               "and TOKEN_ENCRYPTION_KEY (see the README). Meanwhile, try the demo channel.")
+    message = (
+        "Connecting channels needs a Google OAuth client: set GOOGLE_CLIENT_ID, GOOGLE_CLIENT_SECRET "
+        "and TOKEN_ENCRYPTION_KEY (see the README). Meanwhile, try the demo channel."
+    )
 
 
 def _config() -> oauth.GoogleOAuthConfig:
@@ -45,13 +48,13 @@ def _config() -> oauth.GoogleOAuthConfig:
 
 
 def _redirect_uri() -> str:
-    return url_for("connect.callback", _external=True)
+    return url_for("channels.connect.callback", _external=True)
 
 
 @bp.post("/channels/connect")
 @login_required
 @limiter.limit("10 per minute")
-def start():
+def start() -> ResponseReturnValue:
     try:
         request_ = oauth.start_authorization(_config(), _redirect_uri())
     except NotConfigured as exc:
@@ -63,11 +66,13 @@ def start():
 
 @bp.get("/oauth/google/callback")
 @login_required
-def callback():
+def callback() -> ResponseReturnValue:
     pending = session.pop(_PENDING, None)
     state = request.args.get("state", "")
     if not pending or not hmac.compare_digest(pending["state"], state):
-        raise ValidationError("This sign-in link is stale or was not started here. Please connect again.", code="oauth_state_mismatch")
+        raise ValidationError(
+            "This sign-in link is stale or was not started here. Please connect again.", code="oauth_state_mismatch"
+        )
     if request.args.get("error"):
         flash("Google did not grant access, so no channel was connected.", "warning")
         return redirect(url_for("channels.index"))
@@ -83,21 +88,27 @@ def callback():
         return redirect(url_for("channels.index"))
     if len(channels) == 1:
         return _connect(channels[0], token)
-    session[_CHOICES] = {"token": TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"]).encrypt(_dump(token)),
-                         "channels": [_summary(c) for c in channels]}
-    return redirect(url_for("connect.choose"))
+    session[_CHOICES] = {
+        "token": TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"]).encrypt(_dump(token)),
+        "channels": [_summary(c) for c in channels],
+    }
+    return redirect(url_for("channels.connect.choose"))
 
 
-def _list_channels(token: dict) -> list[dict]:
-    client = YouTubeClient(current_app.config["YOUTUBE_API_BASE_URL"], lambda _force: token["access_token"],
-                           timeout_s=current_app.config["YOUTUBE_TIMEOUT_S"], max_retries=1)
+def _list_channels(token: dict[str, Any]) -> list[dict[str, Any]]:
+    client = YouTubeClient(
+        current_app.config["YOUTUBE_API_BASE_URL"],
+        lambda _force: token["access_token"],
+        timeout_s=current_app.config["YOUTUBE_TIMEOUT_S"],
+        max_retries=1,
+    )
     channels = client.my_channels()
     with transaction() as cur:
         quota.record(cur, "channels.list", user_id=current_user.id)
     return channels
 
 
-def _summary(channel: dict) -> dict:
+def _summary(channel: dict[str, Any]) -> dict[str, Any]:
     snippet = channel.get("snippet", {})
     return {
         "id": channel["id"],
@@ -112,20 +123,22 @@ def _summary(channel: dict) -> dict:
     }
 
 
-def _int(value) -> int:
+def _int(value: str | int | None) -> int:
+    if value is None:
+        return 0
     try:
         return max(0, int(value))
     except (TypeError, ValueError):
         return 0
 
 
-def _dump(token: dict) -> str:
+def _dump(token: dict[str, Any]) -> str:
     return json.dumps(token)
 
 
 @bp.route("/channels/connect/choose", methods=["GET", "POST"])
 @login_required
-def choose():
+def choose() -> ResponseReturnValue:
     choices = session.get(_CHOICES)
     if not choices:
         return redirect(url_for("channels.index"))
@@ -140,7 +153,7 @@ def choose():
     return _connect(picked, token)
 
 
-def _connect(channel: dict, token: dict):
+def _connect(channel: dict[str, Any], token: dict[str, Any]) -> Response:
     summary = channel if "uploads" in channel else _summary(channel)
     cipher = TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"])
     try:
@@ -160,8 +173,11 @@ def _connect(channel: dict, token: dict):
 
 def _start_first_sync(channel_id: int) -> str | None:
     """Queue a sync as the Sync button does; the reason when it may not run."""
+    with transaction() as cur:
+        channel = store.get_channel(cur, channel_id)
+    assert channel is not None  # saved by _connect just before
     try:
-        run = create_sync_run(store.get_channel(channel_id))
+        run = create_sync_run(channel, current_user.id, current_app.config["YOUTUBE_DAILY_QUOTA"])
     except AppError as exc:
         return exc.message
     try:
@@ -171,65 +187,56 @@ def _start_first_sync(channel_id: int) -> str | None:
     return None
 
 
-def _save_channel(summary: dict, token: dict, cipher: TokenCipher) -> int:
+_CHANNEL_TAKEN = "This channel is already connected by another account. Ask its owner to invite you."
+
+
+def _save_channel(summary: dict[str, Any], token: dict[str, Any], cipher: TokenCipher) -> int:
     """Create the channel (or reconnect it, for its owner) and store tokens."""
     with transaction() as cur:
-        cur.execute("SELECT c.id, m.role FROM channels c LEFT JOIN channel_members m ON m.channel_id = c.id AND m.user_id = %s "
-                    "WHERE c.youtube_channel_id = %s AND NOT c.is_demo", (current_user.id, summary["id"]))
-        existing = cur.fetchone()
+        existing = store.connectable_channel(cur, summary["id"], current_user.id)
         if existing and existing["role"] != "owner":
-            raise Conflict("This channel is already connected by another account. Ask its owner to invite you.",
-                           code="channel_taken")
-        channel_id = existing["id"] if existing else _insert_channel(cur, summary)
-        cur.execute("UPDATE channels SET status = 'connected', title = %s, uploads_playlist_id = %s, updated_at = now(), "
-                    "video_count = CASE WHEN last_synced_at IS NULL THEN %s ELSE video_count END WHERE id = %s",
-                    (summary["title"], summary["uploads"], summary.get("video_count", 0), channel_id))
-        store_tokens(cur, channel_id, token, cipher)
-        audit.record(cur, "channel.connected", actor_id=current_user.id, actor_email=current_user.email,
-                     target_type="channel", target_id=channel_id, details={"youtube_channel_id": summary["id"]})
-        return channel_id
-
-
-def _insert_channel(cur, summary: dict) -> int:
-    try:
-        cur.execute("SAVEPOINT insert_channel")
-        cur.execute(
-            """INSERT INTO channels (youtube_channel_id, title, thumbnail_url, uploads_playlist_id, created_by)
-               VALUES (%s, %s, %s, %s, %s) RETURNING id""",
-            (summary["id"], summary["title"], summary.get("thumbnail"), summary["uploads"], current_user.id),
+            raise Conflict(_CHANNEL_TAKEN, code="channel_taken")
+        channel_id = existing["id"] if existing else store.insert_channel(cur, summary, current_user.id)
+        if channel_id is None:  # another account connected it a moment ago
+            raise Conflict(_CHANNEL_TAKEN, code="channel_taken")
+        store.mark_connected(cur, channel_id, summary)
+        tokens.store_tokens(cur, channel_id, token, cipher)
+        audit.record(
+            cur,
+            "channel.connected",
+            actor_id=current_user.id,
+            actor_email=current_user.email,
+            target_type="channel",
+            target_id=channel_id,
+            details={"youtube_channel_id": summary["id"]},
         )
-    except psycopg2.errors.UniqueViolation:
-        cur.execute("ROLLBACK TO SAVEPOINT insert_channel")
-        raise Conflict("This channel is already connected by another account. Ask its owner to invite you.",
-                       code="channel_taken") from None
-    channel_id = cur.fetchone()["id"]
-    cur.execute("INSERT INTO channel_members (channel_id, user_id, role, added_by) VALUES (%s, %s, 'owner', %s)",
-                (channel_id, current_user.id, current_user.id))
-    return channel_id
+        return channel_id
 
 
 @bp.post("/channels/<int:channel_id>/disconnect")
 @login_required
-def disconnect(channel_id: int):
+def disconnect(channel_id: int) -> ResponseReturnValue:
     channel = require_channel(channel_id, "owner")
     if channel["is_demo"]:
         flash("The demo channel is not connected to YouTube.", "info")
         return redirect(url_for("channels.show", channel_id=channel_id))
     _revoke_and_forget(channel_id)
-    flash("Disconnected. Its videos and history stay here; reconnect any time.", "info")
+    days = current_app.config["DATA_RETENTION_DAYS"]
+    flash(
+        f"Disconnected. What was fetched from YouTube (video details, statistics, transcripts) is deleted after "
+        f"{days} days unless you reconnect; your suggestions, approved changes and results stay.",
+        "info",
+    )
     return redirect(url_for("channels.show", channel_id=channel_id))
 
 
 def _revoke_and_forget(channel_id: int) -> None:
-    cipher = TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"]) if current_app.config["TOKEN_ENCRYPTION_KEY"] else None
+    cipher = (
+        TokenCipher(current_app.config["TOKEN_ENCRYPTION_KEY"]) if current_app.config["TOKEN_ENCRYPTION_KEY"] else None
+    )
     with transaction() as cur:
-        cur.execute("SELECT refresh_token_enc, access_token_enc FROM oauth_tokens WHERE channel_id = %s FOR UPDATE", (channel_id,))
-        row = cur.fetchone()
-        cur.execute("DELETE FROM oauth_tokens WHERE channel_id = %s", (channel_id,))
-        cur.execute("UPDATE channels SET status = 'disconnected', updated_at = now() WHERE id = %s", (channel_id,))
-        audit.record(cur, "channel.disconnected", actor_id=current_user.id, actor_email=current_user.email,
-                     target_type="channel", target_id=channel_id, details={"reason": "user"})
+        row = tokens.locked_encrypted_tokens(cur, channel_id)
+        tokens.mark_disconnected(cur, channel_id, "user", actor_id=current_user.id, actor_email=current_user.email)
     config = oauth.GoogleOAuthConfig.from_config(current_app.config)
     if row and cipher and config:
         oauth.revoke(config, cipher.decrypt(row["refresh_token_enc"] or row["access_token_enc"]))
-

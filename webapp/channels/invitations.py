@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
-import psycopg2.errors
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from reliability import audit
@@ -21,6 +21,7 @@ from webapp.accounts import tokens
 from webapp.accounts.mailing import compose, dispatch, link
 from webapp.accounts.recovery import email_unverified
 from webapp.accounts.store import normalize_email
+from webapp.channels import store
 
 bp = Blueprint("invitations", __name__)
 
@@ -32,34 +33,36 @@ def invite(channel: dict[str, Any], email: str, role: str, *, actor_id: int, act
     token, token_hash = tokens.new_secret("invitation")
     email = normalize_email(email)  # the form accounts are stored in (migration 0009)
     with transaction() as cur:
-        cur.execute(
-            """INSERT INTO channel_invitations (channel_id, email, role, invited_by, token_hash, expires_at)
-               VALUES (%s, %s, %s, %s, %s, now() + %s) RETURNING id""",
-            (channel["id"], email, role, actor_id, token_hash, tokens.LIFETIMES["invitation"]),
+        invitation_id = store.insert_invitation(
+            cur,
+            channel["id"],
+            email,
+            role,
+            invited_by=actor_id,
+            token_hash=token_hash,
+            lifetime=tokens.LIFETIMES["invitation"],
         )
-        invitation_id = cur.fetchone()["id"]
-        audit.record(cur, "channel.member_invited", actor_id=actor_id, actor_email=actor_email, target_type="channel",
-                     target_id=channel["id"], details={"invitation_id": invitation_id, "role": role})
-        outbox_id = compose(cur, kind="invitation", recipient=email,
-                            subject="You are invited to a channel on Channel Optimizer",
-                            inviter=actor_email, channel_title=channel["title"], role_label=ROLE_LABELS[role],
-                            url=link("invitations.show", token=token),
-                            days=tokens.LIFETIMES["invitation"].days)
+        audit.record(
+            cur,
+            "channel.member_invited",
+            actor_id=actor_id,
+            actor_email=actor_email,
+            target_type="channel",
+            target_id=channel["id"],
+            details={"invitation_id": invitation_id, "role": role},
+        )
+        outbox_id = compose(
+            cur,
+            kind="invitation",
+            recipient=email,
+            subject="You are invited to a channel on Channel Optimizer",
+            inviter=actor_email,
+            channel_title=channel["title"],
+            role_label=ROLE_LABELS[role],
+            url=link("channels.invitations.show", token=token),
+            days=tokens.LIFETIMES["invitation"].days,
+        )
     dispatch(outbox_id)
-
-
-def pending(channel_id: int) -> list[dict[str, Any]]:
-    with transaction() as cur:
-        cur.execute(
-            """SELECT email, role, expires_at FROM channel_invitations
-               WHERE channel_id = %s AND accepted_at IS NULL AND expires_at > now()
-               ORDER BY created_at DESC LIMIT 100""",
-            (channel_id,),
-        )
-        return cur.fetchall()
-
-
-_OPEN = "i.token_hash = %s AND i.accepted_at IS NULL AND i.expires_at > now()"
 
 
 def _find(token: str, user_email: str) -> dict[str, Any] | None:
@@ -69,14 +72,7 @@ def _find(token: str, user_email: str) -> dict[str, Any] | None:
     if token_hash is None:
         return None
     with transaction() as cur:
-        cur.execute(
-            f"""SELECT i.id, i.email, i.role, c.title AS channel_title, u.email AS inviter,
-                       email_key_of(i.email) = email_key_of(%s) AS for_me
-                FROM channel_invitations i JOIN channels c ON c.id = i.channel_id
-                LEFT JOIN users u ON u.id = i.invited_by WHERE {_OPEN}""",
-            (user_email, token_hash),
-        )
-        return cur.fetchone()
+        return store.open_invitation(cur, token_hash, user_email)
 
 
 def _accept(token: str, user_id: int, user_email: str) -> tuple[int, str] | None:
@@ -86,32 +82,32 @@ def _accept(token: str, user_id: int, user_email: str) -> tuple[int, str] | None
     if token_hash is None:
         return None
     with transaction() as cur:
-        cur.execute(
-            f"""UPDATE channel_invitations i SET accepted_at = now(), accepted_by = %s
-                WHERE {_OPEN} AND email_key_of(i.email) = email_key_of(%s) RETURNING id, channel_id, role, invited_by""",
-            (user_id, token_hash, user_email),
-        )
-        invitation = cur.fetchone()
+        invitation = store.use_invitation(cur, token_hash, user_id, user_email)
         if invitation is None:
             return None
-        cur.execute("SAVEPOINT join_channel")
-        try:
-            cur.execute("INSERT INTO channel_members (channel_id, user_id, role, added_by) VALUES (%s, %s, %s, %s)",
-                        (invitation["channel_id"], user_id, invitation["role"], invitation["invited_by"]))
-        except psycopg2.errors.UniqueViolation:
-            cur.execute("ROLLBACK TO SAVEPOINT join_channel")
+        if not store.add_member(
+            cur, invitation["channel_id"], user_id, invitation["role"], added_by=invitation["invited_by"]
+        ):
             return invitation["channel_id"], "already_member"
-        audit.record(cur, "channel.member_added", actor_id=user_id, actor_email=user_email, target_type="channel",
-                     target_id=invitation["channel_id"],
-                     details={"user_id": user_id, "role": invitation["role"], "invitation_id": invitation["id"]})
+        audit.record(
+            cur,
+            "channel.member_added",
+            actor_id=user_id,
+            actor_email=user_email,
+            target_type="channel",
+            target_id=invitation["channel_id"],
+            details={"user_id": user_id, "role": invitation["role"], "invitation_id": invitation["id"]},
+        )
         return invitation["channel_id"], "joined"
 
 
 def _refusal(invitation: dict[str, Any]) -> str | None:
     """Why the logged-in user may not accept this invitation yet, or None."""
     if not invitation["for_me"]:
-        return ("This invitation was sent to another address. Log in with the account that uses it, "
-                "or create one with that address.")
+        return (
+            "This invitation was sent to another address. Log in with the account that uses it, "
+            "or create one with that address."
+        )
     if email_unverified():
         return "Confirm your address first (use the link we mailed you), then open this invitation again."
     return None
@@ -119,14 +115,18 @@ def _refusal(invitation: dict[str, Any]) -> str | None:
 
 @bp.route("/invitations/<token>", methods=["GET", "POST"])
 @login_required
-def show(token: str):
+def show(token: str) -> ResponseReturnValue:
     invitation = _find(token, current_user.email)
     if invitation is None:
         return render_template("auth/link_invalid.html", message=tokens.INVALID_LINK), 400
     refusal = _refusal(invitation)
     if request.method == "GET" or refusal:
-        return render_template("channels/invitation.html", invitation=invitation, refusal=refusal,
-                               role_label=ROLE_LABELS[invitation["role"]]), (403 if refusal and request.method == "POST" else 200)
+        return render_template(
+            "channels/invitation.html",
+            invitation=invitation,
+            refusal=refusal,
+            role_label=ROLE_LABELS[invitation["role"]],
+        ), (403 if refusal and request.method == "POST" else 200)
     accepted = _accept(token, current_user.id, current_user.email)
     if accepted is None:
         return render_template("auth/link_invalid.html", message=tokens.INVALID_LINK), 400

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import math
 import uuid
+from typing import Any
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from jobs.queueing import queue_sync
-from optimizer.demo_import import import_demo_channel
+from optimizer.youtube import quota
 from optimizer.youtube.oauth import GoogleOAuthConfig
-from reliability.db import transaction
+from reliability.db import reading, transaction
 from reliability.errors import AppError, NotFound
-from webapp.channels import dashboard, store
+from webapp.channels import dashboard_store, showing, store
 from webapp.channels.access import can, require_channel
 from webapp.channels.syncing import create_sync_run
 from webapp.extensions import limiter
@@ -31,11 +33,14 @@ MAX_SEARCH = 200
 
 @bp.get("/channels")
 @login_required
-def index():
+def index() -> str:
+    with transaction() as cur:
+        channels = store.channels_for(cur, current_user.id, admin=current_user.is_admin)
+        quota_used = store.quota_used_today(cur)
     return render_template(
         "channels/index.html",
-        channels=store.channels_for(current_user.id, admin=current_user.is_admin),
-        quota_used=store.quota_used_today(),
+        channels=channels,
+        quota_used=quota_used,
         quota_budget=current_app.config["YOUTUBE_DAILY_QUOTA"],
         google_configured=GoogleOAuthConfig.from_config(current_app.config) is not None,
     )
@@ -47,22 +52,29 @@ MAX_DEMO_CHANNELS = 3
 @bp.post("/channels/demo")
 @login_required
 @limiter.limit("10 per hour")
-def add_demo():
+def add_demo() -> ResponseReturnValue:
     with transaction() as cur:
-        cur.execute(
-            """SELECT count(*) AS n FROM channels c JOIN channel_members m ON m.channel_id = c.id
-               WHERE c.is_demo AND m.user_id = %s AND m.role = 'owner'""",
-            (current_user.id,),
-        )
-        if cur.fetchone()["n"] >= MAX_DEMO_CHANNELS:
-            flash(f"You already have {MAX_DEMO_CHANNELS} demo channels; use one of them.", "warning")
-            return redirect(url_for("channels.index"))
-    channel_id = import_demo_channel(current_user.id, current_user.email)
-    flash("The demo channel is ready. Everything works on it; its changes stay here and never reach YouTube.", "success")
+        owned = store.owned_demo_count(cur, current_user.id)
+    if owned >= MAX_DEMO_CHANNELS:
+        flash(f"You already have {MAX_DEMO_CHANNELS} demo channels; use one of them.", "warning")
+        return redirect(url_for("channels.index"))
+    # Imported here, not at the top: judging the demo's past change needs numpy and
+    # scipy, and a web process that never imports a demo should not carry them
+    # (their objects made every request's garbage collection slower: GET /login
+    # served 30 % fewer requests a second with them loaded).
+    from optimizer.demo_import import import_demo_channel
+    from optimizer.verdict import VerdictSettings
+
+    channel_id = import_demo_channel(
+        current_user.id, current_user.email, VerdictSettings.from_config(current_app.config)
+    )
+    flash(
+        "The demo channel is ready. Everything works on it; its changes stay here and never reach YouTube.", "success"
+    )
     return redirect(url_for("channels.show", channel_id=channel_id))
 
 
-def _table_args() -> dict:
+def _table_args() -> dict[str, Any]:
     """The video table's query arguments, checked: bad values fall back to
     defaults instead of erroring, so a hand-edited URL still shows a page."""
     args = request.args
@@ -81,44 +93,82 @@ def _table_args() -> dict:
 
 @bp.get("/channels/<int:channel_id>")
 @login_required
-def show(channel_id: int):
-    channel = require_channel(channel_id)
+def show(channel_id: int) -> ResponseReturnValue:
     table = _table_args()
-    videos, total = store.video_page(channel_id, per_page=PER_PAGE, **table)
-    if not videos and table["page"] > 1:
-        # Past the last page (a hand-edited URL, or videos removed since) the
-        # window count comes back empty too, and the page said "0 videos, no
-        # videos stored yet". Fall back to the first page instead.
-        table["page"] = 1
-        videos, total = store.video_page(channel_id, per_page=PER_PAGE, **table)
-    context = {
-        "channel": channel,
-        "videos": videos,
-        "total": total,
-        "pages": max(1, math.ceil(total / PER_PAGE)),
-        "table": table,
-        "can_edit": can(channel, "editor"),
-        "can_manage": can(channel, "owner"),
-        "idempotency_key": uuid.uuid4().hex,
-        # What Optimize spends of the YouTube quota, shown before it is pressed.
-        "estimate": optimize_store.quota_estimate(channel, [v["id"] for v in videos],
-                                                  current_app.config["YOUTUBE_DAILY_QUOTA"]),
-    }
-    if is_htmx() and request.headers.get("HX-Target") == "video-table":
-        return render_template("channels/_video_table.html", **context)
-    context["sync"] = store.latest_sync(channel_id)
-    context["disconnected_by_creator"] = channel["status"] == "disconnected" and store.disconnected_by_creator(channel_id)
-    context.update(summary=dashboard.summary(channel_id), attention=dashboard.needs_attention(channel_id),
-                   attention_max=dashboard.ATTENTION_ROWS, quota_budget=current_app.config["YOUTUBE_DAILY_QUOTA"])
-    return render_template("channels/show.html", **context)
+    fragment = is_htmx() and request.headers.get("HX-Target") == "video-table"
+    budget = current_app.config["YOUTUBE_DAILY_QUOTA"]
+    # The page only reads: no transaction round trips (reading), and the
+    # membership check on the same connection (one pool checkout). The table
+    # and the dashboard come from the page cache while the channel's data
+    # version stands (webapp/channels/showing.py); today's quota is read
+    # every time.
+    with reading() as cur:
+        channel = require_channel(channel_id, cur=cur)
+        can_edit = can(channel, "editor")
+        listing = showing.video_listing(cur, channel, table, PER_PAGE)
+        table["page"] = listing["page"]
+        quota_today = quota.usage_today(cur, channel_id)
+        left = max(0, budget - quota_today["used"] - quota_today["held"])
+        # What Optimize spends of the YouTube quota, shown to those who may press it.
+        estimate = (
+            optimize_store.quota_estimate(
+                cur,
+                channel,
+                listing["video_ids"],
+                budget,
+                left=left,
+                transcripts=showing.transcripts_to_fetch(cur, channel, listing["video_ids"]),
+            )
+            if can_edit
+            else None
+        )
+        context = {
+            "channel": channel,
+            "listing": listing,
+            "total": listing["total"],
+            "pages": max(1, math.ceil(listing["total"] / PER_PAGE)),
+            "table": table,
+            "can_edit": can_edit,
+            "can_manage": can(channel, "owner"),
+            "estimate": estimate,
+        }
+        if fragment:
+            return _video_table_fragment(channel, table, estimate, context)
+        live = {
+            "quota_today": quota_today["used"],
+            "channel_quota_today": quota_today["channel_used"],
+            "disconnected_by_creator": channel["status"] == "disconnected"
+            and store.disconnected_by_creator(cur, channel_id),
+            "attention_max": dashboard_store.ATTENTION_ROWS,
+            "quota_budget": budget,
+        }
+        # Rendered once per data version, role and live figures (webapp/channels/showing.py).
+        return showing.page_html(cur, channel, context, live)
+
+
+def _video_table_fragment(
+    channel: dict[str, Any], table: dict[str, Any], estimate: dict[str, int] | None, context: dict[str, Any]
+) -> ResponseReturnValue:
+    """The table alone, for htmx (search, sort, filter, pages). Answered 304
+    when the browser already holds this very fragment (its ETag covers the
+    data version, the role, the session and today's quota): the browser
+    keeps its copy, one-time key included, and no row is rendered."""
+    etag = showing.table_etag(channel, table, estimate or {}, current_user.session_token)
+    # The browser may keep the fragment, but must ask each time (no-cache):
+    # its ETag is checked on every use.
+    headers = {"ETag": f'"{etag}"', "Cache-Control": "private, no-cache", "Vary": "HX-Request, HX-Target, Cookie"}
+    if etag in request.if_none_match:
+        return Response(status=304, headers=headers)
+    html = render_template("channels/_video_table.html", idempotency_key=uuid.uuid4().hex, **context)
+    return Response(html, headers=headers)
 
 
 @bp.post("/channels/<int:channel_id>/sync")
 @login_required
-def start_sync(channel_id: int):
+def start_sync(channel_id: int) -> ResponseReturnValue:
     channel = require_channel(channel_id, "editor")
     try:
-        run = create_sync_run(channel)
+        run = create_sync_run(channel, current_user.id, current_app.config["YOUTUBE_DAILY_QUOTA"])
     except AppError as exc:
         # htmx swaps no error response: the refusal goes out as the shared JSON
         # error, whose message the page shows (static/js/app.js).
@@ -132,9 +182,10 @@ def start_sync(channel_id: int):
 
 @bp.get("/channels/<int:channel_id>/syncs/<int:run_id>")
 @login_required
-def sync_status(channel_id: int, run_id: int):
+def sync_status(channel_id: int, run_id: int) -> str:
     channel = require_channel(channel_id)
-    run = store.get_sync_run(channel_id, run_id)
+    with transaction() as cur:
+        run = store.get_sync_run(cur, channel_id, run_id)
     if run is None:
         raise NotFound("No such sync.")  # the shared error handler: a page, or JSON for htmx
     return render_template("channels/_sync_status.html", channel=channel, sync=run, error=None)

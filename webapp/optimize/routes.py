@@ -6,15 +6,18 @@ import hashlib
 import re
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required
 
 from jobs.queueing import queue_run
+from optimizer import experiments, suggestions
+from optimizer.youtube.quota import APPLY_UNITS
+from reliability.db import transaction
 from reliability.errors import AppError, NotFound, ValidationError
 from webapp.channels.access import can, require_channel
 from webapp.htmx import is_htmx, refused
 from webapp.inputs import form_ids
-from webapp.optimize import decisions, store
-from webapp.optimize.decisions import APPLY_UNITS
+from webapp.optimize import store
 from webapp.redis_client import get_redis
 
 bp = Blueprint("optimize", __name__)
@@ -28,8 +31,10 @@ def _video_ids() -> list[int]:
     if not ids:
         raise ValidationError("Select at least one video to optimize.", code="no_videos")
     if len(ids) > limit:
-        raise ValidationError(f"A batch can hold at most {limit} videos; you selected {len(ids)}. Select fewer and try again.",
-                              code="batch_too_large")
+        raise ValidationError(
+            f"A batch can hold at most {limit} videos; you selected {len(ids)}. Select fewer and try again.",
+            code="batch_too_large",
+        )
     return ids
 
 
@@ -46,25 +51,33 @@ def _idempotency_key(video_ids: list[int]) -> str:
 
 @bp.post("/channels/<int:channel_id>/optimize")
 @login_required
-def start(channel_id: int):
+def start(channel_id: int) -> ResponseReturnValue:
     return _start(channel_id, None)
 
 
 @bp.post("/channels/<int:channel_id>/videos/<int:video_id>/optimize")
 @login_required
-def start_one(channel_id: int, video_id: int):
+def start_one(channel_id: int, video_id: int) -> ResponseReturnValue:
     return _start(channel_id, video_id)
 
 
-def _start(channel_id: int, video_id: int | None):
+def _start(channel_id: int, video_id: int | None) -> ResponseReturnValue:
     channel = require_channel(channel_id, "editor")
     try:
         video_ids = [video_id] if video_id is not None else _video_ids()
         key = _idempotency_key(video_ids)
-        store.check_user_limits(current_user.id, len(video_ids), current_app.config)
-        run, created = store.create_run(channel_id, current_user.id, key, video_ids,
-                                        without_transcripts=request.form.get("without_transcripts") == "1",
-                                        daily_budget=current_app.config["YOUTUBE_DAILY_QUOTA"])
+        with transaction() as cur:
+            store.check_user_limits(cur, current_user.id, len(video_ids), current_app.config)
+        with transaction() as cur:  # the run, its videos, its reservation and audit line, or none of them
+            run, created = store.create_run(
+                cur,
+                channel_id,
+                current_user.id,
+                key,
+                video_ids,
+                without_transcripts=request.form.get("without_transcripts") == "1",
+                daily_budget=current_app.config["YOUTUBE_DAILY_QUOTA"],
+            )
     except AppError as exc:
         return refused(exc, redirect(url_for("channels.show", channel_id=channel_id), 303))
     # Redis down: 503 saying the run is kept and starts by itself (the sweep
@@ -78,17 +91,30 @@ def _start(channel_id: int, video_id: int | None):
 
 @bp.get("/channels/<int:channel_id>/runs/<int:run_id>")
 @login_required
-def show_run(channel_id: int, run_id: int):
+def show_run(channel_id: int, run_id: int) -> ResponseReturnValue:
     channel = require_channel(channel_id)
-    run = store.get_run(channel_id, run_id)
-    if run is None:
-        raise NotFound("No such optimization.")  # the shared error handler: a page, or JSON for htmx
-    items = store.run_items(run_id)
-    suggested = {item["video_id"]: item["approved_title"] or item["titles"][item["chosen_title"]]["title"]
-                 for item in items if item["suggestion_id"] and item["suggestion_status"] in decisions.OPEN}
-    context = {"channel": channel, "run": run, "items": items, "shared_notes": store.split_notes(items),
-               "clashes": store.title_clashes(channel_id, suggested),
-               "can_edit": can(channel, "editor"), "apply_units": APPLY_UNITS}
+    with transaction() as cur:
+        run = store.get_run(cur, channel_id, run_id)
+        if run is None:
+            raise NotFound("No such optimization.")  # the shared error handler: a page, or JSON for htmx
+        items = store.run_items(cur, run_id)
+        suggested = {
+            item["video_id"]: item["approved_title"] or item["titles"][item["chosen_title"]]["title"]
+            for item in items
+            if item["suggestion_id"] and item["suggestion_status"] in suggestions.OPEN
+        }
+        clashes = store.title_clashes(cur, channel_id, suggested)
+        measured = experiments.videos_being_measured(cur, list(suggested))
+    context = {
+        "channel": channel,
+        "run": run,
+        "items": items,
+        "shared_notes": store.split_notes(items),
+        "clashes": clashes,
+        "measured": measured,  # videos whose earlier change an apply here would stop measuring
+        "can_edit": can(channel, "editor"),
+        "apply_units": APPLY_UNITS,
+    }
     if is_htmx() and request.headers.get("HX-Target") == "run-progress":
         return render_template("optimize/_run_progress.html", **context)
     return render_template("optimize/run.html", **context)
@@ -96,10 +122,9 @@ def show_run(channel_id: int, run_id: int):
 
 @bp.get("/usage")
 @login_required
-def usage():
-    return render_template(
-        "optimize/usage.html",
-        mine=store.monthly_usage(current_user.id),
-        limits=store.user_limits(current_user.id, current_app.config),
-        everyone=store.usage_by_user() if current_user.is_admin else None,
-    )
+def usage() -> ResponseReturnValue:
+    with transaction() as cur:
+        mine = store.monthly_usage(cur, current_user.id)
+        limits = store.user_limits(cur, current_user.id, current_app.config)
+        everyone = store.usage_by_user(cur) if current_user.is_admin else None
+    return render_template("optimize/usage.html", mine=mine, limits=limits, everyone=everyone)

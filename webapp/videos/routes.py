@@ -3,57 +3,46 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from flask import Blueprint, abort, current_app, render_template
+from flask import Blueprint, current_app, render_template
 from flask_login import login_required
 
 from optimizer import limits, seo
+from optimizer import suggestions as suggestion_states
 from reliability.db import transaction
 from webapp.channels.access import can, require_channel
+from webapp.errors import page_not_found
 from webapp.optimize import decisions
 from webapp.optimize import store as optimize_store
 from webapp.optimize.review import review_context
-from webapp.videos import versions
+from webapp.videos import store, versions
+from webapp.videos.experiment import experiment_section
 
 bp = Blueprint("videos", __name__)
 
 
-def load_video(channel_id: int, video_id: int) -> dict:
+def load_video(channel_id: int, video_id: int) -> dict[str, Any]:
     """The video, if it belongs to the channel (else 404: ids are not hints)."""
     with transaction() as cur:
-        cur.execute(
-            """SELECT v.*, t.source AS transcript_source, t.language AS transcript_language,
-                      length(t.text) AS transcript_chars
-               FROM videos v LEFT JOIN transcripts t ON t.video_id = v.id
-               WHERE v.id = %s AND v.channel_id = %s""",
-            (video_id, channel_id),
-        )
-        video = cur.fetchone()
+        video = store.video_with_transcript(cur, channel_id, video_id)
     if video is None:
-        abort(404)
+        raise page_not_found()
     return video
-
-
-def _suggestions(video_id: int) -> list[dict]:
-    with transaction() as cur:
-        cur.execute(
-            """SELECT s.id, s.run_id, s.status, s.engine, s.model, s.titles, s.chosen_title, s.approved_title, s.primary_keyword,
-                      s.cost_usd, s.notes, s.created_at, s.apply_error
-               FROM suggestions s WHERE s.video_id = %s ORDER BY s.id DESC LIMIT 10""",
-            (video_id,),
-        )
-        return cur.fetchall()
 
 
 @bp.get("/channels/<int:channel_id>/videos/<int:video_id>")
 @login_required
-def show(channel_id: int, video_id: int):
+def show(channel_id: int, video_id: int) -> str:
     channel = require_channel(channel_id)
     video = load_video(channel_id, video_id)
     tags = list(video["tags"])
-    suggestions = _suggestions(video_id)
+    with transaction() as cur:
+        suggestions = store.recent_suggestions(cur, video_id)
+        estimate = optimize_store.quota_estimate(cur, channel, [video_id], current_app.config["YOUTUBE_DAILY_QUOTA"])
+        experiment = experiment_section(cur, video)
     # The newest suggestion still to decide (or being applied) is reviewed right here.
-    open_one = next((s for s in suggestions if s["status"] in (*decisions.OPEN, "applying")), None)
+    open_one = next((s for s in suggestions if s["status"] in suggestion_states.IN_PLAY), None)
     review = review_context(channel, decisions.get_suggestion(channel_id, open_one["id"])) if open_one else None
     return render_template(
         "videos/show.html",
@@ -71,5 +60,6 @@ def show(channel_id: int, video_id: int):
         history=versions.list_versions(video_id),
         can_edit=can(channel, "editor") and video["removed_at"] is None,
         idempotency_key=uuid.uuid4().hex,
-        estimate=optimize_store.quota_estimate(channel, [video_id], current_app.config["YOUTUBE_DAILY_QUOTA"]),
+        estimate=estimate,
+        experiment=experiment,
     )

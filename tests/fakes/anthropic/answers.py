@@ -129,8 +129,13 @@ def sloppy_tags_answer(body: dict) -> dict[str, Any]:
     answer = default_answer(body)
     tags = list(answer["tags"])
     extra = [f"{tags[0]} idea number {i}" for i in range(40)] if tags else []
-    answer["tags"] = [*tags, *(t.upper() for t in tags), f"<{tags[0]}>" if tags else "<tag>",
-                      *(f"  {t}  " for t in tags[:2]), *extra]
+    answer["tags"] = [
+        *tags,
+        *(t.upper() for t in tags),
+        f"<{tags[0]}>" if tags else "<tag>",
+        *(f"  {t}  " for t in tags[:2]),
+        *extra,
+    ]
     return answer
 
 
@@ -144,13 +149,23 @@ def hostile_answer(body: dict) -> dict[str, Any]:
     keyword = answer.get("primary_keyword") or "video"
     if answer.get("titles") and isinstance(answer["titles"][-1], dict):
         answer["titles"][-1]["title"] = f"<b>{keyword.title()}</b> ignore previous instructions"[:100]
-    answer["description"] = (answer.get("description", "") + "\n\nFree gift: https://bit.ly/3xYz9Qa\n"
-                             "Questions? jane.doe@gmail.com or +1 (415) 555-0132\n<script>alert(1)</script>")
-    answer["tags"] = [keyword, keyword.upper(), keyword.title(), f"<{keyword}>", f"{keyword} <img src=x onerror=alert(1)>",
-                      *(f"{keyword} variation number {i}" for i in range(1, 31))]
-    answer["chapters"] = [{"start": "0:00", "title": "Intro"},
-                          {"start": "0:30", "title": "As an AI language model, I recommend subscribing"},
-                          {"start": "1:00", "title": "Get it at bit.ly/3xYz9Qa"}]
+    answer["description"] = (
+        answer.get("description", "") + "\n\nFree gift: https://bit.ly/3xYz9Qa\n"
+        "Questions? jane.doe@gmail.com or +1 (415) 555-0132\n<script>alert(1)</script>"
+    )
+    answer["tags"] = [
+        keyword,
+        keyword.upper(),
+        keyword.title(),
+        f"<{keyword}>",
+        f"{keyword} <img src=x onerror=alert(1)>",
+        *(f"{keyword} variation number {i}" for i in range(1, 31)),
+    ]
+    answer["chapters"] = [
+        {"start": "0:00", "title": "Intro"},
+        {"start": "0:30", "title": "As an AI language model, I recommend subscribing"},
+        {"start": "1:00", "title": "Get it at bit.ly/3xYz9Qa"},
+    ]
     return answer
 
 
@@ -187,8 +202,17 @@ def _description(keyword: str, title: str, chapters: list[dict[str, str]]) -> st
 
 def _tags(keyword: str, title: str) -> list[str]:
     words = [w for w in re.findall(r"[^\W_]+", title.lower()) if w not in STOPWORDS and not w.isdigit()]
-    candidates = [keyword, f"{keyword} tutorial", f"how to {keyword}", f"{keyword} for beginners",
-                  f"{keyword} tips", f"best {keyword}", *words, f"{keyword} guide", f"{keyword} explained"]
+    candidates = [
+        keyword,
+        f"{keyword} tutorial",
+        f"how to {keyword}",
+        f"{keyword} for beginners",
+        f"{keyword} tips",
+        f"best {keyword}",
+        *words,
+        f"{keyword} guide",
+        f"{keyword} explained",
+    ]
     tags: list[str] = []
     for tag in candidates:
         tag = _clean(tag).replace(",", " ").strip()[:60]

@@ -2,6 +2,8 @@
 
     POST /v1/messages               a Message (non-streaming only)
     POST /v1/messages/count_tokens  {"input_tokens": n}, by the fake's tokenizer
+    GET  /v1/models                 the Models API's list (limit, after_id, before_id), newest
+                                    first; what the startup check calls with limit=1
 
 Every call goes through the same steps, in this order, and the order is the
 point: record the request (so `all_request_text()` sees even refused ones),
@@ -38,6 +40,18 @@ def create_app(fake) -> Flask:
     @app.post("/v1/messages/count_tokens")
     def messages_count_tokens() -> Response:
         return _handle(fake, count_only=True)
+
+    @app.get("/v1/models")
+    def models_list() -> Response:
+        request_id = errors.new_id("req_")
+        record = fake.record(request.path, dict(request.headers), request.query_string.decode(), None)
+        try:
+            validation.check_auth(request.headers, fake.api_keys)
+            response = _json(_models_page(sorted(fake.models, reverse=True), request.args), request_id)
+        except errors.ApiError as err:
+            response = err.response(request_id)
+        record.status = response.status_code
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException) -> Response:
@@ -99,6 +113,39 @@ def _answer(fake, body: Any, count_only: bool, request_id: str) -> Response:
     fake.cache.commit(model, plan)
     fake.add_usage(model, message["usage"])
     return _json(message, request_id)
+
+
+def _models_page(ids: list[str], args: Any) -> dict:
+    """One page as the API sends it: `data`, `has_more`, `first_id`, `last_id`."""
+    try:
+        limit = int(args.get("limit", 20))
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= 1000:
+        raise errors.invalid_request("limit: Input should be greater than or equal to 1 and at most 1000")
+    start, end = 0, len(ids)
+    if args.get("after_id") in ids:
+        start = ids.index(args["after_id"]) + 1
+    if args.get("before_id") in ids:
+        end = ids.index(args["before_id"])
+        start = max(start, end - limit)
+    chosen = ids[start:end][:limit]
+    data = [
+        {
+            "type": "model",
+            "id": model,
+            "display_name": model.replace("-", " ").title(),
+            "created_at": "2026-01-01T00:00:00Z",
+            "lifecycle": "active",
+        }
+        for model in chosen
+    ]
+    return {
+        "data": data,
+        "has_more": start + len(chosen) < end,
+        "first_id": chosen[0] if chosen else None,
+        "last_id": chosen[-1] if chosen else None,
+    }
 
 
 def _message(body: dict, model: str, answer: Any, fault: Fault | None, plan: caching.CachePlan) -> dict:

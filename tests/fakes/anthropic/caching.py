@@ -165,9 +165,7 @@ class PromptCache:
 
     def _longest_hit(self, model: str, keys: list[str], breakpoints: list[int]) -> int | None:
         now = self._now()
-        candidates = sorted(
-            {i for b in breakpoints for i in range(max(0, b - LOOKBACK_BLOCKS), b + 1)}, reverse=True
-        )
+        candidates = sorted({i for b in breakpoints for i in range(max(0, b - LOOKBACK_BLOCKS), b + 1)}, reverse=True)
         with self._lock:
             for index in candidates:
                 entry = self._expires.get((model, keys[index]))

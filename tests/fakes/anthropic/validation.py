@@ -25,13 +25,28 @@ from . import errors
 
 CREATE_FIELDS = frozenset(
     {
-        "model", "messages", "max_tokens", "cache_control", "container", "diagnostics", "inference_geo",
-        "metadata", "output_config", "service_tier", "speed", "stop_sequences", "stream", "system",
-        "thinking", "tool_choice", "tools",
+        "model",
+        "messages",
+        "max_tokens",
+        "cache_control",
+        "container",
+        "diagnostics",
+        "inference_geo",
+        "metadata",
+        "output_config",
+        "service_tier",
+        "speed",
+        "stop_sequences",
+        "stream",
+        "system",
+        "thinking",
+        "tool_choice",
+        "tools",
     }
 )
-COUNT_FIELDS = frozenset({"model", "messages", "cache_control", "output_config", "speed", "system", "thinking",
-                          "tool_choice", "tools"})
+COUNT_FIELDS = frozenset(
+    {"model", "messages", "cache_control", "output_config", "speed", "system", "thinking", "tool_choice", "tools"}
+)
 MAX_CACHE_BREAKPOINTS = 4
 ROLES = ("user", "assistant")
 
@@ -139,9 +154,13 @@ def _check_block(block: Any, where: str) -> None:
             raise errors.invalid_request("messages: text content blocks must be non-empty")
     control = block.get("cache_control")
     if control is not None and (
-        not isinstance(control, dict) or control.get("type") != "ephemeral" or control.get("ttl", "5m") not in ("5m", "1h")
+        not isinstance(control, dict)
+        or control.get("type") != "ephemeral"
+        or control.get("ttl", "5m") not in ("5m", "1h")
     ):
-        raise errors.invalid_request(f"{where}.cache_control: Input should be {{'type': 'ephemeral', 'ttl': '5m' | '1h'}}")
+        raise errors.invalid_request(
+            f"{where}.cache_control: Input should be {{'type': 'ephemeral', 'ttl': '5m' | '1h'}}"
+        )
 
 
 def _check_system(system: Any) -> None:

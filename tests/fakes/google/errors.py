@@ -27,7 +27,10 @@ STATUS_BY_CODE = {
     503: "UNAVAILABLE",
 }
 
-QUOTA_MESSAGE = 'The request cannot be completed because you have exceeded your <a href="/youtube/v3/getting-started#quota">quota</a>.'
+QUOTA_MESSAGE = (
+    "The request cannot be completed because you have exceeded your "
+    '<a href="/youtube/v3/getting-started#quota">quota</a>.'
+)
 
 
 class ApiError(Exception):

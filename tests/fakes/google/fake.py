@@ -1,9 +1,10 @@
 """`FakeGoogle`: Google OAuth 2.0 and the YouTube Data API v3 on one local server.
 
-Why one server for both: an access token issued by the OAuth fake must be the
-one the API fake accepts, revoking it must lock the API out, and the YouTube
-Analytics/Reporting fakes to come will plug into the same token store as more
-blueprints. The app reaches it only through its base-URL settings:
+Why one server for all: an access token issued by the OAuth fake must be the
+one the API fakes accept, and revoking it must lock them all out. The YouTube
+Analytics and Reporting APIs are more blueprints on the same token store
+(analytics_api.py), with a quota of their own (`analytics_quota`). The app
+reaches it only through its base-URL settings:
 
     with FakeGoogle() as google:
         google.world.add_channel("user-1", title="Cooking", n_videos=120)
@@ -13,6 +14,8 @@ blueprints. The app reaches it only through its base-URL settings:
     GOOGLE_OAUTH_TOKEN_URL     = <url>/token
     GOOGLE_OAUTH_REVOKE_URL    = <url>/revoke
     YOUTUBE_API_BASE_URL       = <url>/youtube/v3
+    YOUTUBE_ANALYTICS_BASE_URL = <url>/youtubeanalytics/v2
+    YOUTUBE_REPORTING_BASE_URL = <url>/youtubereporting/v1
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from flask import Flask, request
 from tests.fakes.clock import Clock
 from tests.fakes.server import FakeServer
 
+from .analytics_api import ReportingState, create_analytics_blueprints
 from .oauth import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, OAuthState
 from .oauth_routes import create_oauth_blueprint
-from .quota import DEFAULT_DAILY_LIMIT, Faults, Quota
+from .quota import ANALYTICS_COSTS, DEFAULT_DAILY_LIMIT, Faults, Quota
 from .world import World
 from .youtube_api import create_youtube_blueprint
 
@@ -68,6 +72,8 @@ class FakeGoogle:
         self.oauth.register_client(client_id, client_secret, redirect_uris)
         self.client_id, self.client_secret = client_id, client_secret
         self.quota = Quota(self.clock, daily_quota)
+        self.analytics_quota = Quota(self.clock, daily_quota, costs=ANALYTICS_COSTS)  # an API quota of its own
+        self.reporting = ReportingState()
         self.faults = Faults()
         self.latency_s = latency_s
         self.calls: Counter[str] = Counter()
@@ -115,6 +121,14 @@ class FakeGoogle:
     def youtube_base_url(self) -> str:
         return self.url + "/youtube/v3"
 
+    @property
+    def analytics_base_url(self) -> str:
+        return self.url + "/youtubeanalytics/v2"
+
+    @property
+    def reporting_base_url(self) -> str:
+        return self.url + "/youtubereporting/v1"
+
     def settings(self) -> dict[str, str]:
         """The app's configuration names pointing at this fake (DESIGN.md)."""
         return {
@@ -124,6 +138,8 @@ class FakeGoogle:
             "GOOGLE_OAUTH_TOKEN_URL": self.token_url,
             "GOOGLE_OAUTH_REVOKE_URL": self.revoke_url,
             "YOUTUBE_API_BASE_URL": self.youtube_base_url,
+            "YOUTUBE_ANALYTICS_BASE_URL": self.analytics_base_url,
+            "YOUTUBE_REPORTING_BASE_URL": self.reporting_base_url,
         }
 
     # --- assertions ---------------------------------------------------------
@@ -144,6 +160,7 @@ class FakeGoogle:
             self.calls.clear()
         self.update_bodies.clear()
         self.quota.reset()
+        self.analytics_quota.reset()
 
     # --- internals ----------------------------------------------------------
 
@@ -152,6 +169,8 @@ class FakeGoogle:
         app.json.sort_keys = False  # keep Google's key order; some clients print it
         app.register_blueprint(create_oauth_blueprint(self))
         app.register_blueprint(create_youtube_blueprint(self))
+        for blueprint in create_analytics_blueprints(self):
+            app.register_blueprint(blueprint)
         app.before_request(self._record)
         return app
 

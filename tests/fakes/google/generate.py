@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import random
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 # Categories a creator may assign in the US (videoCategories.list assignable=true).
 ASSIGNABLE_CATEGORIES = frozenset(
@@ -218,3 +218,40 @@ def caption_cues(seed: str, video_title: str, seconds: int) -> list[tuple[float,
         cues.append((at, at + length, rng.choice(sentences)))
         at += length + rng.uniform(0.0, 0.8)
     return cues
+
+
+@dataclass(frozen=True)
+class DailyNumbers:
+    """One video's analytics for one day, in the Analytics API's metric names' order."""
+
+    views: int
+    engaged_views: int
+    minutes_watched: int
+    average_view_duration: int  # seconds
+    average_view_percentage: float
+    likes: int
+    comments: int
+    shares: int
+    subscribers_gained: int
+
+
+def daily_numbers(key: str, published: datetime, day: date, lifetime_views: int) -> DailyNumbers:
+    """A video's numbers for `day`: decaying with age, a weekend bump,
+    Poisson-like noise; the same for the same key and day on every call,
+    so a re-fetch of a day answers what the first fetch did."""
+    rng = random.Random(f"{key}:{day.isoformat()}")
+    age = (day - published.date()).days + 1
+    expected = max(1.0, lifetime_views / 400) * (3.0 / age**0.5 + 0.35) * (1.15 if day.weekday() >= 5 else 1.0)
+    views = max(0, round(rng.gauss(expected, (expected + 1) ** 0.5)))
+    minutes = round(views * rng.uniform(2.0, 4.0))
+    return DailyNumbers(
+        views=views,
+        engaged_views=round(views * 0.8),
+        minutes_watched=minutes,
+        average_view_duration=round(minutes * 60 / views) if views else 0,
+        average_view_percentage=round(rng.uniform(25.0, 60.0), 1),
+        likes=round(views * 0.04),
+        comments=round(views * 0.005),
+        shares=round(views * 0.003),
+        subscribers_gained=round(views * 0.002),
+    )

@@ -36,7 +36,10 @@ class AuthorizeError(Exception):
 
 
 def _error_page(err: AuthorizeError) -> Response:
-    html = f"<!doctype html><title>Error</title><h1>Error {err.status}: {escape(err.code)}</h1><p>{escape(err.description)}</p>"
+    html = (
+        f"<!doctype html><title>Error</title><h1>Error {err.status}: {escape(err.code)}</h1>"
+        f"<p>{escape(err.description)}</p>"
+    )
     return Response(html, status=err.status, mimetype="text/html")
 
 

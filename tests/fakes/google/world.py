@@ -9,8 +9,9 @@ and captions.download all depend on who owns what.
 Tests build the world directly (`world.add_channel("user-1", n_videos=120)`)
 and mutate it between syncs (`update_video`, `set_statistics`, `delete_video`,
 `add_video`). Hostile cases: `add_hostile_caption` (an injected line and a
-spoken email), `add_serial_channel` (numbered episode titles). Every public method takes the world lock, so a test can mutate it
-while the server thread is answering.
+spoken email), `add_serial_channel` (numbered episode titles). Every public
+method takes the world lock, so a test can mutate it while the server thread
+is answering.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from __future__ import annotations
 import random
 import threading
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from . import generate as gen
 
@@ -86,6 +87,8 @@ class Video:
 
 SNIPPET_FIELDS = ("title", "description", "tags", "category_id", "default_language", "default_audio_language")
 STATISTICS_FIELDS = ("view_count", "like_count", "comment_count")
+# The last day with analytics is this many days before today (YouTube's numbers lag).
+ANALYTICS_LAG_DAYS = 2
 
 
 class World:
@@ -188,13 +191,23 @@ class World:
         """A manual caption track whose ordinary speech holds an injected
         instruction and a spoken email (the creator said it aloud; it must not
         reach the suggested description)."""
-        lines = ("Welcome back to the channel.", "Today we go through the basics step by step.", injected,
-                 f"If you have questions, write to me at {email}.", "Let's get started with the first step.",
-                 "Thanks for watching, see you next week.")
+        lines = (
+            "Welcome back to the channel.",
+            "Today we go through the basics step by step.",
+            injected,
+            f"If you have questions, write to me at {email}.",
+            "Let's get started with the first step.",
+            "Thanks for watching, see you next week.",
+        )
         return self.add_caption(video_id, language, "standard", text="\n".join(lines))
 
     def add_serial_channel(
-        self, owner: str, title: str | None = None, *, n_videos: int = 2, first: int = 124,
+        self,
+        owner: str,
+        title: str | None = None,
+        *,
+        n_videos: int = 2,
+        first: int = 124,
         formats: tuple[str, ...] = ("Episode {n}", "#{n}"),
     ) -> Channel:
         """A channel of numbered episodes ("... | Episode 124", "... | #125"): the
@@ -252,6 +265,16 @@ class World:
         if not playlist_id.startswith("UU"):
             return None
         return self.channels.get("UC" + playlist_id[2:])
+
+    def daily_numbers(self, video_id: str, day: date) -> gen.DailyNumbers | None:
+        """A video's analytics for `day`; None before it was published or
+        while YouTube has not processed the day yet (ANALYTICS_LAG_DAYS)."""
+        with self.lock:
+            video = self.videos[video_id]
+            published = datetime.fromisoformat(video.published_at.replace("Z", "+00:00"))
+            if day < published.date() or day > self._now().date() - timedelta(days=ANALYTICS_LAG_DAYS):
+                return None
+            return gen.daily_numbers(f"{self.seed}:{video_id}", published, day, video.view_count)
 
     def uploads(self, channel_id: str, *, include_non_public: bool = True) -> list[Video]:
         """The uploads playlist, newest first; equal times: the later upload first."""

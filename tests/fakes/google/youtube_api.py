@@ -68,26 +68,33 @@ def _only_one_filter(names: tuple[str, ...]) -> str:
     return given[0]
 
 
+def checked_grant(fake, endpoint: str, scopes: frozenset[str], quota) -> Grant:
+    """What every fake Google API does before answering, in Google's order:
+    count the call, wait the fake's latency, fire an injected fault, check the
+    bearer token and its scopes, then charge the API's own quota."""
+    g.youtube_endpoint = endpoint
+    fake.count_call(endpoint)
+    if fake.latency_s:
+        time.sleep(fake.latency_s)
+    fault = fake.faults.take(endpoint)
+    if fault:
+        raise FAULTS[fault]()
+    header = request.headers.get("Authorization", "")
+    grant = fake.oauth.check_access_token(header[7:].strip()) if header.startswith("Bearer ") else None
+    if grant is None:
+        raise errors.auth_error()
+    if not scopes.intersection(grant.scopes):
+        raise errors.insufficient_scope()
+    quota.charge(endpoint)
+    return grant
+
+
 def create_youtube_blueprint(fake) -> Blueprint:
     bp = Blueprint("youtube_v3", __name__, url_prefix="/youtube/v3")
     world: World = fake.world
 
     def _guard(endpoint: str, scopes: frozenset[str]) -> Grant:
-        g.youtube_endpoint = endpoint
-        fake.count_call(endpoint)
-        if fake.latency_s:
-            time.sleep(fake.latency_s)
-        fault = fake.faults.take(endpoint)
-        if fault:
-            raise FAULTS[fault]()
-        header = request.headers.get("Authorization", "")
-        grant = fake.oauth.check_access_token(header[7:].strip()) if header.startswith("Bearer ") else None
-        if grant is None:
-            raise errors.auth_error()
-        if not scopes.intersection(grant.scopes):
-            raise errors.insufficient_scope()
-        fake.quota.charge(endpoint)
-        return grant
+        return checked_grant(fake, endpoint, scopes, fake.quota)
 
     @bp.errorhandler(errors.ApiError)
     def _api_error(err: errors.ApiError) -> Response:

@@ -36,10 +36,16 @@ def error_body(status: int, message: str) -> tuple[int, dict[str, Any]]:
 
 FAULT_BODIES = {
     "server_error": lambda: error_body(500, "Internal server error. Please contact support@serpapi.com."),
-    "search_error": lambda: (503, {"search_metadata": {"status": "Error"},
-                                   "error": "Our servers encountered an error while processing this search. Please retry."}),
-    "rate_limit": lambda: error_body(429, "You have exceeded the hourly throughput limit of your plan. "
-                                          "Please slow down or upgrade your plan."),
+    "search_error": lambda: (
+        503,
+        {
+            "search_metadata": {"status": "Error"},
+            "error": "Our servers encountered an error while processing this search. Please retry.",
+        },
+    ),
+    "rate_limit": lambda: error_body(
+        429, "You have exceeded the hourly throughput limit of your plan. Please slow down or upgrade your plan."
+    ),
     "out_of_searches": lambda: error_body(429, OUT_OF_SEARCHES),
     "invalid_key": lambda: error_body(401, INVALID_KEY),
 }
@@ -94,8 +100,11 @@ def _search(fake, params: dict[str, str], engine: str) -> Response:
     if not fake.key_ok(params.get("api_key")):
         return _json(*error_body(401, INVALID_KEY))
     if engine not in ENGINES:
-        return _json(*error_body(400, f"Unsupported `{engine}` search engine. (The fake implements "
-                                      f"{', '.join(sorted(ENGINES))}.)"))
+        return _json(
+            *error_body(
+                400, f"Unsupported `{engine}` search engine. (The fake implements {', '.join(sorted(ENGINES))}.)"
+            )
+        )
     if not params.get(ENGINES[engine]):
         return _json(*error_body(400, f"Missing query `{ENGINES[engine]}` parameter."))
     if not fake.charge(params):

@@ -176,9 +176,15 @@ class FakeSerpApi:
         an event handler without brackets, a link and an email, for `query`
         (None: any query). Returns the values set."""
         seed = query or "sourdough bread"
-        values = [f"<b>{seed}</b> recipe", f"{seed} <script>alert(1)</script>",
-                  f"{seed} img src=x onerror=alert(1)", f"{seed} bit.ly/free-{seed.split()[0]}",
-                  f"{seed} jane.doe@gmail.com", f"{seed.upper()} RECIPE", f"{seed} recipe"]
+        values = [
+            f"<b>{seed}</b> recipe",
+            f"{seed} <script>alert(1)</script>",
+            f"{seed} img src=x onerror=alert(1)",
+            f"{seed} bit.ly/free-{seed.split()[0]}",
+            f"{seed} jane.doe@gmail.com",
+            f"{seed.upper()} RECIPE",
+            f"{seed} recipe",
+        ]
         if query is None:
             self.answer_any_query(suggestions=values)
         else:
@@ -194,8 +200,9 @@ class FakeSerpApi:
 
     # --- used by the app ----------------------------------------------------
 
-    def record(self, path: str, args: dict[str, str], headers: dict[str, str], engine: str,
-               query: str | None) -> RecordedRequest:
+    def record(
+        self, path: str, args: dict[str, str], headers: dict[str, str], engine: str, query: str | None
+    ) -> RecordedRequest:
         entry = RecordedRequest(path, args, headers, engine, query, self.clock.now())
         with self._lock:
             self.requests.append(entry)

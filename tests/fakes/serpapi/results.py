@@ -43,12 +43,34 @@ TITLE_TEMPLATES = (
     "{Q} Tutorial | Full Course",
 )
 CHANNELS = (
-    "Maker Academy", "The Weekend Pro", "Simply Explained", "Kitchen Lab", "Study With Sam", "Tech Tinkerer",
-    "DIY Daily", "Budget Nomad", "Coach Mira", "Garden Notes", "Pixel Workshop", "Home Fix Club",
+    "Maker Academy",
+    "The Weekend Pro",
+    "Simply Explained",
+    "Kitchen Lab",
+    "Study With Sam",
+    "Tech Tinkerer",
+    "DIY Daily",
+    "Budget Nomad",
+    "Coach Mira",
+    "Garden Notes",
+    "Pixel Workshop",
+    "Home Fix Club",
 )
 SUGGESTION_SUFFIXES = (
-    "", " for beginners", " tutorial", " tips", " explained", " step by step", " mistakes", " at home",
-    " in 10 minutes", " 2026", " guide", " vs", " challenge", " hacks",
+    "",
+    " for beginners",
+    " tutorial",
+    " tips",
+    " explained",
+    " step by step",
+    " mistakes",
+    " at home",
+    " in 10 minutes",
+    " 2026",
+    " guide",
+    " vs",
+    " challenge",
+    " hacks",
 )
 NO_RESULTS = {
     "youtube": "YouTube hasn't returned any results for this query.",
@@ -100,14 +122,17 @@ def youtube_search(params: dict[str, str], now: float, videos: list[dict] | None
         body["search_information"] = {"video_results_state": "Fully empty"}
         body["error"] = NO_RESULTS["youtube"]
         return body
-    body["search_information"] = {"total_results": rng.randint(10_000, 9_000_000),
-                                  "video_results_state": "Results for exact spelling"}
+    body["search_information"] = {
+        "total_results": rng.randint(10_000, 9_000_000),
+        "video_results_state": "Results for exact spelling",
+    }
     body["video_results"] = results
     token = search_id({"page": "2", **params})
     body["serpapi_pagination"] = {
         "current": "https://serpapi.com/search.json?" + urlencode({"engine": "youtube", "search_query": query}),
         "next_page_token": token,
-        "next": "https://serpapi.com/search.json?" + urlencode({"engine": "youtube", "search_query": query, "sp": token}),
+        "next": "https://serpapi.com/search.json?"
+        + urlencode({"engine": "youtube", "search_query": query, "sp": token}),
     }
     return body
 
@@ -145,8 +170,10 @@ def autocomplete(params: dict[str, str], now: float, values: list[str] | None = 
     """The engine=google_autocomplete body; `values` replace the generated suggestions."""
     query = params["q"]
     client = params.get("client", "")
-    url = ("google_autocomplete_url",
-           "https://suggestqueries.google.com/complete/search?" + urlencode({"client": client or "chrome", "q": query}))
+    url = (
+        "google_autocomplete_url",
+        "https://suggestqueries.google.com/complete/search?" + urlencode({"client": client or "chrome", "q": query}),
+    )
     body: dict[str, Any] = {"search_metadata": metadata(params, url, now), "search_parameters": _echo(params, "q")}
     if values is None:
         rng = rng_for("autocomplete", query, client)
@@ -161,7 +188,8 @@ def autocomplete(params: dict[str, str], now: float, values: list[str] | None = 
             "value": value,
             "relevance": 1250 - 50 * i,
             "type": "QUERY",
-            "serpapi_link": "https://serpapi.com/search.json?" + urlencode({"engine": "google_autocomplete", "q": value}),
+            "serpapi_link": "https://serpapi.com/search.json?"
+            + urlencode({"engine": "google_autocomplete", "q": value}),
         }
         for i, value in enumerate(values)
     ]

@@ -1,0 +1,3 @@
+from .fake import FakeSentry, fake_sentry_fixture
+
+__all__ = ["FakeSentry", "fake_sentry_fixture"]
