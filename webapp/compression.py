@@ -16,11 +16,27 @@ Never compressed:
 
 Flask-Compress's own after-request hook is not registered: ours decides
 first, then calls it.
+
+A page kept rendered in the page cache (the channel page) is not
+compressed again on every answer: :class:`GzipTemplate` deflates its fixed
+parts once, and each answer is those blocks with the request's own values
+(the CSRF token, a one-time key) put between them as stored blocks, in one
+gzip member (RFC 1952; the joins are byte-aligned because each part ends
+with a full flush, after which nothing refers back to it, RFC 1951). Such
+a page goes out as gzip even to a client that also offers brotli: about 50
+microseconds where brotli 1 costs 0.45 ms, for a few hundred bytes more.
+The same rules decide whether it may be compressed at all.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, request
+import re
+import struct
+import zlib
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, current_app, g, request
 from flask_compress import Compress
 
 MIN_SIZE = 1024
@@ -76,6 +92,86 @@ def _compress(response: Response) -> Response:
     if request.endpoint in NEVER_ENDPOINTS or _secret_next_to_input():
         return response
     return compress.after_request(response)
+
+
+def may_send_gzip() -> bool:
+    """Whether this request's answer may go out gzip-compressed: compression
+    on, the client accepts gzip, and no secret next to input (ask after the
+    view has made its CSRF token)."""
+    return (
+        current_app.config["COMPRESSION_ENABLED"]
+        and request.endpoint not in NEVER_ENDPOINTS
+        and request.accept_encodings["gzip"] > 0
+        and not _secret_next_to_input()
+    )
+
+
+def gzip_response(body: bytes, mimetype: str = "text/html") -> Response:
+    """An answer whose body is a finished gzip member (GzipTemplate.fill)."""
+    response = current_app.response_class(body, mimetype=mimetype)
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Vary"] = "Accept-Encoding"
+    return response
+
+
+# The gzip member's header: no name, no time, "unknown" OS (RFC 1952, 2.3).
+_GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"
+# The last deflate block: empty, final, fixed Huffman codes.
+_FINAL_BLOCK = b"\x03\x00"
+_STORED_MAX = 0xFFFF
+
+
+class GzipTemplate:
+    """``text`` with placeholders (``slots``), its fixed parts deflated once:
+    :meth:`fill` gives the gzip member of the text with each placeholder
+    replaced, without compressing the text again."""
+
+    def __init__(self, text: str, slots: tuple[str, ...]):
+        pattern = re.compile("|".join(re.escape(slot) for slot in slots))
+        # One compressor, fully flushed after each part: a part's blocks then
+        # start byte-aligned and never refer to an earlier part.
+        deflate = zlib.compressobj(1, zlib.DEFLATED, -zlib.MAX_WBITS)
+        self._parts: list[tuple[bytes, bytes] | str] = []
+        at = 0
+        for match in pattern.finditer(text):
+            self._add_fixed(deflate, text[at : match.start()])
+            self._parts.append(match.group())
+            at = match.end()
+        self._add_fixed(deflate, text[at:])
+
+    def _add_fixed(self, deflate: Any, text: str) -> None:
+        if text:
+            raw = text.encode()
+            self._parts.append((raw, deflate.compress(raw) + deflate.flush(zlib.Z_FULL_FLUSH)))
+
+    def fill(self, values: Mapping[str, str]) -> bytes:
+        """The gzip member of the text with ``values[slot]`` in each slot."""
+        out = [_GZIP_HEADER]
+        crc = size = 0
+        for part in self._parts:
+            if isinstance(part, str):
+                raw = values[part].encode()
+                out.append(_stored_blocks(raw))
+            else:
+                raw, deflated = part
+                out.append(deflated)
+            crc = zlib.crc32(raw, crc)
+            size += len(raw)
+        out.append(_FINAL_BLOCK)
+        out.append(struct.pack("<II", crc, size & 0xFFFFFFFF))
+        return b"".join(out)
+
+
+def _stored_blocks(raw: bytes) -> bytes:
+    """``raw`` as non-final stored deflate blocks (RFC 1951, 3.2.4): a
+    byte-aligned header, its length and that length's complement. Cheaper
+    than a compressor for a token of a hundred bytes (making one costs
+    about 0.1 ms)."""
+    blocks = []
+    for at in range(0, len(raw), _STORED_MAX):
+        chunk = raw[at : at + _STORED_MAX]
+        blocks.append(b"\x00" + struct.pack("<HH", len(chunk), len(chunk) ^ 0xFFFF) + chunk)
+    return b"".join(blocks)
 
 
 def _secret_next_to_input() -> bool:

@@ -25,8 +25,10 @@ from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
-from flask import Flask, current_app, g, render_template, session
+from flask import Flask, Response, current_app, g, render_template, session
 from flask_wtf.csrf import generate_csrf
+
+from webapp.compression import GzipTemplate, gzip_response, may_send_gzip
 
 _T = TypeVar("_T")
 
@@ -120,6 +122,28 @@ def fill_slots(html: str) -> str:
     """This request's CSRF token and a new one-time key in the placeholders."""
     html = html.replace(CSRF_SLOT, request_csrf_token())
     return html.replace(KEY_SLOT, uuid.uuid4().hex) if KEY_SLOT in html else html
+
+
+class SlottedPage:
+    """A whole page rendered with placeholders (render_with_slots), as the
+    cache keeps it. Each answer fills in the request's own values; where
+    the client takes gzip, from the page's fixed parts deflated once
+    (webapp/compression.py) rather than compressing 45 KB again."""
+
+    __slots__ = ("_gzip", "html")
+
+    def __init__(self, html: str):
+        self.html = html
+        self._gzip: GzipTemplate | None = None
+
+    def answer(self) -> str | Response:
+        token = request_csrf_token()
+        key = uuid.uuid4().hex
+        if may_send_gzip() and page_cache().size > 0:  # not kept: compressed once, the usual way
+            if self._gzip is None:  # two threads may both make it: the same value
+                self._gzip = GzipTemplate(self.html, (CSRF_SLOT, KEY_SLOT))
+            return gzip_response(self._gzip.fill({CSRF_SLOT: token, KEY_SLOT: key}))
+        return self.html.replace(CSRF_SLOT, token).replace(KEY_SLOT, key)
 
 
 def request_csrf_token() -> str:

@@ -143,7 +143,7 @@ def show(channel_id: int) -> ResponseReturnValue:
             "quota_budget": budget,
         }
         # Rendered once per data version, role and live figures (webapp/channels/showing.py).
-        return showing.page_html(cur, channel, context, live)
+        return showing.page_answer(cur, channel, context, live)
 
 
 def _video_table_fragment(

@@ -20,7 +20,7 @@ import time
 import uuid
 from typing import Any
 
-from flask import render_template, session, url_for
+from flask import Response, render_template, session, url_for
 from flask_login import current_user
 from markupsafe import Markup
 
@@ -28,7 +28,7 @@ from optimizer.youtube import transcripts
 from reliability.db import Cursor
 from webapp.channels import dashboard_store, store
 from webapp.channels.access import can
-from webapp.page_cache import fill_slots, page_cache, render_with_slots, request_csrf_token
+from webapp.page_cache import SlottedPage, page_cache, render_with_slots, request_csrf_token
 
 # A video id no real row has, put in a URL and cut out again: every row's
 # link is then prefix + id + suffix, not a url_for call per row.
@@ -96,14 +96,15 @@ def dashboard(cur: Cursor, channel: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def page_html(cur: Cursor, channel: dict[str, Any], context: dict[str, Any], live: dict[str, Any]) -> str:
+def page_answer(cur: Cursor, channel: dict[str, Any], context: dict[str, Any], live: dict[str, Any]) -> str | Response:
     """The whole channel page. Kept rendered (placeholders for the CSRF
     token and the one-time key, filled per answer) under everything it
     shows: the data version and role, whether the viewer is an admin (the
     navigation), the table's arguments, the month, and ``live``: what is
     read on each request (today's quota, why a disconnected channel is; the
     estimate is in ``context``). A flashed message makes the page one of a
-    kind: rendered for it alone."""
+    kind: rendered for it alone. The answer is gzip made from the kept
+    page's parts deflated once when the client takes it (SlottedPage)."""
 
     def render(slots: bool) -> str:
         board = dashboard(cur, channel)
@@ -135,7 +136,7 @@ def page_html(cur: Cursor, channel: dict[str, Any], context: dict[str, Any], liv
         tuple(sorted((context["estimate"] or {}).items())),
         tuple(sorted(live.items())),
     )
-    return fill_slots(page_cache().get_or_make(key, lambda: render(slots=True)))
+    return page_cache().get_or_make(key, lambda: SlottedPage(render(slots=True))).answer()
 
 
 def transcripts_to_fetch(cur: Cursor, channel: dict[str, Any], video_ids: list[int]) -> int:
