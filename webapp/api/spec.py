@@ -71,6 +71,19 @@ class Operation:
 OPERATIONS: list[Operation] = []
 
 
+@dataclass(frozen=True)
+class Serialized:
+    """A view's answer already turned into its JSON: what a view keeps in
+    the page cache, so that an answer asked again is not serialised again."""
+
+    model: BaseModel
+    payload: str
+
+    @classmethod
+    def of(cls, model: BaseModel) -> Serialized:
+        return cls(model, model.model_dump_json(by_alias=True))
+
+
 def operation(
     bp: Blueprint,
     method: str,
@@ -109,7 +122,7 @@ def operation(
                 result, extra = result
             if result is None:
                 return Response(status=status, headers=extra)
-            payload = result.model_dump_json(by_alias=True)
+            payload = result.payload if isinstance(result, Serialized) else result.model_dump_json(by_alias=True)
             return Response(payload, status=status, mimetype="application/json", headers=extra)
 
         bp.add_url_rule(rule, view_func=handle, methods=[method])

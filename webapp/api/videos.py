@@ -17,7 +17,7 @@ from optimizer import seo
 from reliability.db import read
 from webapp.api.access import API, channel_of
 from webapp.api.models import Video, VideoListQuery, VideoPage
-from webapp.api.spec import invalid, operation
+from webapp.api.spec import Serialized, invalid, operation
 from webapp.api.suggestion_models import Restoring, SuggestionList
 from webapp.api.suggestions import summary_model
 from webapp.channels import store as channel_store
@@ -88,7 +88,7 @@ def _page_of(query: VideoListQuery) -> int:
     response=VideoPage,
     query=VideoListQuery,
 )
-def list_videos(channel_id: int, query: VideoListQuery) -> VideoPage:
+def list_videos(channel_id: int, query: VideoListQuery) -> Serialized:
     """The channel's videos as its page lists them: search the title (or give
     a YouTube video id), sort and filter; follow `next_cursor` for the next page."""
     channel = require_channel(channel_id)
@@ -97,13 +97,14 @@ def list_videos(channel_id: int, query: VideoListQuery) -> VideoPage:
     # Kept in the page cache under the channel's data_version, which the
     # database bumps at the commit of any change to its videos (migration
     # 0018), like the channel page's table: asked again before anything
-    # changed, the page costs the membership check alone. Nothing in it
-    # depends on who asks, beyond being a member.
+    # changed, the page costs the membership check alone (kept as its JSON:
+    # not serialised again either). Nothing in it depends on who asks,
+    # beyond being a member.
     key = ("api_videos", channel_id, channel["data_version"], search, query.sort, query.filter, query.limit, page)
     return page_cache().get_or_make(key, lambda: _video_page(channel_id, search, query, page))
 
 
-def _video_page(channel_id: int, search: str, query: VideoListQuery, page: int) -> VideoPage:
+def _video_page(channel_id: int, search: str, query: VideoListQuery, page: int) -> Serialized:
     # One statement: read() runs it without a transaction's round trips.
     rows, total = read(
         channel_store.video_page,
@@ -117,12 +118,14 @@ def _video_page(channel_id: int, search: str, query: VideoListQuery, page: int) 
     more = page * query.limit < total
     # Validated in one call (pydantic-core, in Rust): measured faster than
     # model_construct, which builds each row's object in Python.
-    return VideoPage.model_validate(
-        {
-            "videos": [_summary(row) for row in rows],
-            "total": total,
-            "next_cursor": _encode_cursor(query, page + 1) if more else None,
-        }
+    return Serialized.of(
+        VideoPage.model_validate(
+            {
+                "videos": [_summary(row) for row in rows],
+                "total": total,
+                "next_cursor": _encode_cursor(query, page + 1) if more else None,
+            }
+        )
     )
 
 
