@@ -294,7 +294,9 @@ def mend(answer: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
     mended = []
     if [t["title"] for t in titles] != [t["title"] for t in answer["titles"]]:
         mended.append("Removed characters YouTube refuses from the titles.")
-    if description != answer["description"].strip():
+    # Trimmed spaces are no mend; but Python's strip() also takes some control
+    # characters YouTube refuses (U+001C to U+001F, U+0085): their removal is one.
+    if description != answer["description"].strip() or limits.description_problems(answer["description"]):
         mended.append("Removed characters YouTube refuses from the description, or cut it to 5,000 bytes.")
     if tags != answer["tags"]:
         dropped = len(answer["tags"]) - len(tags)

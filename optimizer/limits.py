@@ -117,7 +117,7 @@ def _title_problems(title: str) -> list[Problem]:
     return problems
 
 
-def _description_problems(description: str) -> list[Problem]:
+def description_problems(description: str) -> list[Problem]:
     problems = []
     if (size := utf8_length(description)) > DESCRIPTION_MAX_BYTES:
         problems.append(
@@ -184,7 +184,7 @@ def _tags_problems(tags: list[str]) -> list[Problem]:
 
 def validate(title: str, description: str, tags: list[str]) -> list[Problem]:
     """Every reason YouTube would refuse this metadata; empty when it is fine."""
-    return _title_problems(title or "") + _description_problems(description or "") + _tags_problems(list(tags or []))
+    return _title_problems(title or "") + description_problems(description or "") + _tags_problems(list(tags or []))
 
 
 def _without(text: str, chars: str) -> str:
