@@ -11,17 +11,11 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
+from optimizer.untrusted import phones
+
 EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
-# International or North American numbers with at least 9 digits, allowing
-# spaces, dots, dashes and brackets; years and counts stay untouched.
-PHONE = re.compile(r"(?<![\w/])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{2,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){2,4}(?![\w/])")
 URL = re.compile(r"https?://[^\s<>\"']+")
 _SECRET_PARAMS = re.compile(r"(token|key|secret|sig|signature|password|passwd|auth|session|code|credential)", re.I)
-
-
-def _phone_like(match: re.Match[str]) -> str:
-    digits = sum(ch.isdigit() for ch in match.group(0))
-    return "[phone removed]" if digits >= 9 else match.group(0)
 
 
 def _url(match: re.Match[str]) -> str:
@@ -38,4 +32,7 @@ def scrub(text: str | None) -> str:
         return ""
     text = URL.sub(_url, text)
     text = EMAIL.sub("[email removed]", text)
-    return PHONE.sub(_phone_like, text)
+    # Phone numbers as the screening of suggestions reads them (one definition).
+    for number in sorted(set(phones(text)), key=len, reverse=True):
+        text = text.replace(number, "[phone removed]")
+    return text

@@ -66,15 +66,19 @@ URL = re.compile(
 )
 EMAIL = re.compile(r"[\w.%+-]+@[\w-]+(?:\.[\w-]+)*\.[a-z]{2,}", re.IGNORECASE)
 # Digits with the separators numbers are written with; 9 to 15 digits
-# (E.164), shaped like a phone number (a +, a bracketed area code, three
-# or more groups, a trunk 0, or 10-11 digits in one run), and not a list of
-# years or a decimal.
+# (E.164), shaped like a phone number (a +, a bracketed area code, two or
+# more groups, or 10-11 digits in one run), and not a list of years or a
+# decimal. Two groups count (a "+49 30 1234567" cut after its country code
+# is still a Berlin number); one run of 9 digits does not (a view count).
 _PHONE_CANDIDATE = re.compile(r"(?<![\w/.:-])\+?\(?\d[\d\s().\-]{6,}\d(?![\w/])")
 _YEAR = re.compile(r"(?:19|20)\d\d")
+_DECIMAL = re.compile(r"\d+\.\d+")
 
 
 def phones(text: str) -> list[str]:
-    """Phone numbers in ``text``; a list of years or a count is not one."""
+    """Phone numbers in ``text``; a list of years, a decimal or a count is not one.
+    This is the one definition: screening, and the scrubbing of what is sent
+    to Claude and SerpAPI (optimizer/privacy.py), both use it."""
     found = []
     for match in _PHONE_CANDIDATE.finditer(text):
         digits = "".join(ch for ch in match.group(0) if ch.isdigit())
@@ -84,7 +88,7 @@ def phones(text: str) -> list[str]:
             text_of.startswith(("+", "("))
             or len(groups) >= 3
             or (len(groups) == 1 and 10 <= len(digits) <= 11)
-            or (len(groups) == 2 and groups[0].startswith("0"))
+            or (len(groups) == 2 and not _DECIMAL.fullmatch(text_of))
         )
         if 9 <= len(digits) <= 15 and shaped and not all(_YEAR.fullmatch(group) for group in groups):
             found.append(text_of)

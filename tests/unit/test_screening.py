@@ -185,3 +185,41 @@ def test_the_rule_based_engine_leaves_hostile_transcript_and_research_out():
     )
     assert "instructions" not in public.lower() and "viewer.spam" not in public and "onerror" not in public
     assert "Contact: baker@bakery.example.com" in made["description"]
+
+
+@pytest.mark.parametrize(
+    "fragment",
+    [
+        "30 1234567",  # "+49 30 1234567" without its country code: found by the hostile property test
+        "0412 345678",
+        "12345 6789",
+        "+49 30 1234567",
+        "(030) 1234567",
+    ],
+)
+def test_a_phone_number_or_its_two_group_fragment_is_personal_data(fragment):
+    known = Known.of("Bread", CREATOR)
+    assert problem(fragment, known, strict=True) == "personal_data"  # a tag or keyword
+    assert problem(f"Call {fragment} today", known) == "personal_data"  # a title or a sentence
+
+
+@pytest.mark.parametrize("text", ["49 30", "3.14159265", "0.123456789", "123456789 views", "2019 2020 2021 2022"])
+def test_numbers_that_are_no_phone_pass(text):
+    assert problem(text, Known.of("", "")) is None
+
+
+def test_a_phone_number_split_across_transcript_lines_never_becomes_a_tag():
+    """Each cue alone holds no whole number; the engine's repeated phrases
+    join them. The screening of its result is what must hold."""
+    transcript = "".join(
+        f"[{minute}:00] Budget travel tip: call +49\n[{minute}:30] 30 1234567 for the cheapest hostel\n"
+        for minute in range(4)
+    )
+    video = {"title": "My budget travel routine", "description": "", "tags": [], "duration_seconds": 300}
+    made = heuristic.suggest(video, transcript=transcript, keywords=[], channel_name="Maya Makes").to_dict()
+    screened, _ = screen(made, title=video["title"], description=video["description"])
+    public = " ".join(
+        [*(t["title"] for t in screened["titles"]), screened["description"], *screened["tags"]]
+        + [screened["primary_keyword"]]
+    )
+    assert "1234567" not in public, public
