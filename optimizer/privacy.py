@@ -11,9 +11,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qsl, urlsplit
 
-from optimizer.untrusted import phones
+from optimizer.untrusted import EMAIL, phones
 
-EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 URL = re.compile(r"https?://[^\s<>\"']+")
 _SECRET_PARAMS = re.compile(r"(token|key|secret|sig|signature|password|passwd|auth|session|code|credential)", re.I)
 
