@@ -10,7 +10,7 @@ from typing import Any
 
 from reliability import db
 from reliability.config import load_settings
-from reliability.errors import ConfigError
+from reliability.errors import STARTUP_FAILED_EXIT, ConfigError
 from reliability.logs import configure_logging
 from reliability.observability import init_sentry
 
@@ -48,7 +48,7 @@ def use_settings(environ: Mapping[str, str]) -> Iterator[dict[str, Any]]:
 
 
 def prepare_process(component: str = "worker") -> dict[str, Any]:
-    """Load settings (one clear line and exit 2 on a bad value), then set up
+    """Load settings (one clear line and exit 1 on a bad value), then set up
     logging and the database pool settings. No connection is opened here."""
     global _settings
     try:
@@ -57,7 +57,7 @@ def prepare_process(component: str = "worker") -> dict[str, Any]:
             raise ConfigError("DATABASE_URL and REDIS_URL: expected both to be set (make run sets them for you)")
     except ConfigError as exc:
         print(f"configuration error: {exc}", file=sys.stderr)
-        sys.exit(2)
+        sys.exit(STARTUP_FAILED_EXIT)
     configure_logging(settings["LOG_LEVEL"])
     init_sentry(settings, component)  # the Sentry events' component tag: worker or cron
     db.configure(db.pool_settings_from_config(settings))

@@ -31,8 +31,14 @@ class AppError(Exception):
             self.details = details
 
 
+# The exit status of a process that refuses to start: invalid settings, or a
+# failed critical startup check in staging and production.
+STARTUP_FAILED_EXIT = 1
+
+
 class ConfigError(AppError):
-    """A configuration value is missing or malformed; start-up must stop."""
+    """A configuration value is missing or malformed; start-up must stop
+    (one ``configuration error:`` line, exit STARTUP_FAILED_EXIT)."""
 
     code = "config_error"
 

@@ -28,7 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reliability.config import load_settings
-from reliability.errors import ConfigError
+from reliability.errors import STARTUP_FAILED_EXIT, ConfigError
 from reliability.startup_checks import CHECKS, Check, CheckFailed, CheckSkipped
 from reliability.version import app_version, git_commit
 
@@ -171,20 +171,21 @@ def table(report: Report) -> str:
 
 def enforce(component: str, environ: Mapping[str, str] | None = None) -> Report:
     """Run the checks for a starting process. Invalid settings stop it
-    everywhere (one ``configuration error:`` line, exit 2, as always); a
-    failed critical check stops it in staging and production (one line, exit
-    1) and is a warning elsewhere. The report is kept in Redis first."""
+    everywhere (one ``configuration error:`` line: nothing can run on them); a
+    failed critical check stops it in staging and production (one line) and
+    is a warning elsewhere. Either way the status is STARTUP_FAILED_EXIT (1).
+    The report is kept in Redis first."""
     report = run_checks(environ, component=component)
     settings_failed = next((r for r in report.failed_critical if r.name == "settings"), None)
     if settings_failed is not None:
         print(f"configuration error: {settings_failed.detail}", file=sys.stderr, flush=True)
-        raise SystemExit(2)
+        raise SystemExit(STARTUP_FAILED_EXIT)
     save(report, load_settings(environ)["REDIS_URL"])
     for result in report.warnings:
         log.warning("startup check warning: %s: %s", result.name, result.detail, extra={"check": result.name})
     if report.failed_critical and report.environment in STOPPING_ENVIRONMENTS:
         print(one_line(report.failed_critical[0]), file=sys.stderr, flush=True)
-        raise SystemExit(1)
+        raise SystemExit(STARTUP_FAILED_EXIT)
     for result in report.failed_critical:
         log.warning("%s (start-up goes on in %s)", one_line(result), report.environment, extra={"check": result.name})
     return report

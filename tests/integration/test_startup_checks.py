@@ -174,6 +174,24 @@ def test_a_production_worker_with_redis_down_stops_with_one_line_and_status_1(ap
     assert done.stdout == ""
 
 
+@pytest.mark.parametrize("component", ["jobs.worker", "jobs.cron"])
+def test_a_process_with_an_invalid_setting_stops_with_one_line_and_status_1(app_config, tmp_path, component):
+    env = _production_env_with_redis_down(app_config, tmp_path)
+    env["DATABASE_POOL_SIZE"] = "abc"
+    done = subprocess.run(
+        [sys.executable, "-m", component, *(["--burst"] if component == "jobs.worker" else [])],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stderr[-2000:]
+    assert done.stderr.splitlines() == [
+        "configuration error: DATABASE_POOL_SIZE: expected a whole number from 1 to 500, got 'abc'"
+    ]
+
+
 def test_a_production_web_server_with_redis_down_stops_with_one_line_and_status_1(app_config, tmp_path):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

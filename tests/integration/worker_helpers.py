@@ -23,7 +23,7 @@ from rq.timeouts import TimerDeathPenalty
 
 from jobs.runtime import QUEUES, use_settings
 from reliability import db
-from reliability.errors import ConfigError
+from reliability.errors import STARTUP_FAILED_EXIT, ConfigError
 from reliability.redis_clients import rq_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,8 +74,8 @@ def run_worker_burst(config: dict) -> subprocess.CompletedProcess:
     """An RQ worker in this process, with the settings a worker process would
     read from ``worker_env(config)``, until the queues are empty. Its result
     has the shape of ``run_worker_process_burst``'s: returncode 0 when the
-    worker ended cleanly, 2 for a configuration error (as ``jobs.worker``
-    exits), 1 with the traceback in ``stderr`` when the worker itself raised.
+    worker ended cleanly, 1 for a configuration error (as ``jobs.worker``
+    exits) or with the traceback in ``stderr`` when the worker itself raised.
     A job's own failure is RQ's business (retry, failed registry), as in the
     worker process, whose exit status does not reflect it either."""
     args = ["InProcessWorker", "--burst"]
@@ -90,7 +90,7 @@ def run_worker_burst(config: dict) -> subprocess.CompletedProcess:
             finally:
                 connection.close()
     except ConfigError as exc:
-        return subprocess.CompletedProcess(args, 2, "", f"configuration error: {exc}\n")
+        return subprocess.CompletedProcess(args, STARTUP_FAILED_EXIT, "", f"configuration error: {exc}\n")
     except Exception:
         return subprocess.CompletedProcess(args, 1, "", traceback.format_exc())
     return subprocess.CompletedProcess(args, 0, "", "")
