@@ -13,6 +13,7 @@ from reliability.config import load_settings
 from reliability.errors import STARTUP_FAILED_EXIT, ConfigError
 from reliability.logs import configure_logging
 from reliability.observability import init_sentry
+from reliability.pool import pool_settings_from_config
 
 QUEUES = ("high", "default", "low")
 
@@ -25,7 +26,7 @@ def current_settings() -> dict[str, Any]:
     global _settings
     if _settings is None:
         _settings = load_settings()
-        db.configure(db.pool_settings_from_config(_settings))
+        db.configure(pool_settings_from_config(_settings))
     return _settings
 
 
@@ -39,7 +40,7 @@ def use_settings(environ: Mapping[str, str]) -> Iterator[dict[str, Any]]:
     global _settings
     previous = _settings
     settings = load_settings(environ)
-    db.configure(db.pool_settings_from_config(settings))
+    db.configure(pool_settings_from_config(settings))
     _settings = settings
     try:
         yield settings
@@ -60,6 +61,6 @@ def prepare_process(component: str = "worker") -> dict[str, Any]:
         sys.exit(STARTUP_FAILED_EXIT)
     configure_logging(settings["LOG_LEVEL"])
     init_sentry(settings, component)  # the Sentry events' component tag: worker or cron
-    db.configure(db.pool_settings_from_config(settings))
+    db.configure(pool_settings_from_config(settings))
     _settings = settings
     return settings

@@ -21,6 +21,7 @@ from reliability import db
 from reliability.config import DEFAULT_INSTANCE_DIR, ROOT, development_secret_key, load_settings
 from reliability.logs import configure_logging
 from reliability.observability import init_sentry
+from reliability.pool import pool_settings_from_config
 
 ASSETS = {
     # Pinned CDN assets with their Subresource Integrity hashes; the same
@@ -124,7 +125,7 @@ def _finish_config(app: Flask) -> None:
 
 
 def _configure_database(app: Flask) -> None:
-    db.configure(db.pool_settings_from_config(app.config))
+    db.configure(pool_settings_from_config(app.config))
     # What pages keep between requests, keyed by data versions the database bumps.
     from webapp.page_cache import init_page_cache
 

@@ -14,6 +14,7 @@ import pytest
 
 from reliability import db
 from reliability.config import database_url_for
+from reliability.pool import pool_settings_from_config
 from tests.helpers import STRONG_PASSWORD, csrf_from, login, logout, register
 
 BAD_CREDENTIALS = "Incorrect email or password."
@@ -364,7 +365,7 @@ def empty_database(app):
             cur.execute(f'CREATE DATABASE "{name}"')
         yield database_url_for(app.config["DATABASE_URL"], name)
         db.dispose_pool()
-        db.configure(db.pool_settings_from_config(app.config))
+        db.configure(pool_settings_from_config(app.config))
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
