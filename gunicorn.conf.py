@@ -38,8 +38,8 @@ control_socket_disable = True
 
 def on_starting(server):
     """Run the startup checks once in the master, before any worker boots, so
-    a bad setting (exit 2) or, in staging and production, a failed critical
-    check (exit 1) stops start-up with one line instead of a crash loop.
+    a bad setting or, in staging and production, a failed critical check
+    (exit 1 either way) stops start-up with one line instead of a crash loop.
     They open no connection that outlives them: nothing crosses the fork."""
     from reliability.startup_report import enforce
 
