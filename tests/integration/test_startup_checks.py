@@ -160,15 +160,14 @@ def _production_env_with_redis_down(app_config, tmp_path) -> dict[str, str]:
 REDIS_DOWN_LINE = "startup check failed: redis: Error 111 connecting to 127.0.0.1:1. Connection refused."
 
 
+def _start(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
+    """A process started as a deployment starts it; it is expected to stop by itself."""
+    return subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+
+
 def test_a_production_worker_with_redis_down_stops_with_one_line_and_status_1(app_config, tmp_path):
-    done = subprocess.run(
-        [sys.executable, "-m", "jobs.worker", "--burst"],
-        cwd=ROOT,
-        env=_production_env_with_redis_down(app_config, tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    env = _production_env_with_redis_down(app_config, tmp_path)
+    done = _start([sys.executable, "-m", "jobs.worker", "--burst"], env)
     assert done.returncode == 1, done.stderr[-2000:]
     assert done.stderr.splitlines() == [REDIS_DOWN_LINE]
     assert done.stdout == ""
@@ -178,14 +177,7 @@ def test_a_production_worker_with_redis_down_stops_with_one_line_and_status_1(ap
 def test_a_process_with_an_invalid_setting_stops_with_one_line_and_status_1(app_config, tmp_path, component):
     env = _production_env_with_redis_down(app_config, tmp_path)
     env["DATABASE_POOL_SIZE"] = "abc"
-    done = subprocess.run(
-        [sys.executable, "-m", component, *(["--burst"] if component == "jobs.worker" else [])],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _start([sys.executable, "-m", component, *(["--burst"] if component == "jobs.worker" else [])], env)
     assert done.returncode == 1, done.stderr[-2000:]
     assert done.stderr.splitlines() == [
         "configuration error: DATABASE_POOL_SIZE: expected a whole number from 1 to 500, got 'abc'"
@@ -198,14 +190,7 @@ def test_a_production_web_server_with_redis_down_stops_with_one_line_and_status_
         port = probe.getsockname()[1]
     env = _production_env_with_redis_down(app_config, tmp_path)
     env.update(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1")
-    done = subprocess.run(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    done = _start([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], env)
     assert done.returncode == 1, done.stderr[-2000:]
     # gunicorn announces itself before it calls on_starting; after that, our one line.
     banner, *ours = (done.stdout + done.stderr).splitlines()
