@@ -77,7 +77,7 @@ def post_worker_init(worker):
     gunicorn's own and unchanged."""
     import signal
 
-    def quit_now(signum, frame):  # type: ignore[no-untyped-def]
+    def quit_now(signum, frame):
         worker.log.info("Worker exiting (pid: %s)", worker.pid)
         for stream in (sys.stdout, sys.stderr):
             try:
