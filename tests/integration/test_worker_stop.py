@@ -9,14 +9,13 @@ import subprocess
 import sys
 import textwrap
 import time
-from datetime import UTC, datetime, timedelta
 
 import psutil
 import pytest
 import redis
 from rq import Queue
 
-from jobs.worker import HORSE_STOP_GRACE_S, Scheduler, Worker
+from jobs.worker import HORSE_STOP_GRACE_S
 from tests.integration.optimize_helpers import ROOT, start_worker, stop_process, wait_for
 from tests.integration.worker_helpers import worker_env
 
@@ -39,25 +38,49 @@ def _scheduler_locks(connection: redis.Redis) -> list[bytes]:
     return connection.keys("rq:scheduler-lock:*")
 
 
-@pytest.mark.parametrize("stopping", [False, True])
-def test_maintenance_starts_a_scheduler_only_while_the_worker_is_not_stopping(connection, stopping):
-    worker = Worker(["high"], connection=connection, heartbeat_s=HEARTBEAT_S)
+# In a process of its own: the scheduler RQ starts is a fork of the process
+# that runs maintenance, and a fork of pytest's (threads of the fakes and of
+# xdist) can inherit a lock another thread held and hang (seen once in CI).
+MAINTENANCE_PROGRAM = textwrap.dedent(
+    """
+    import sys
+    from datetime import UTC, datetime, timedelta
+    import redis
+    from jobs.worker import Scheduler, Worker
+    connection = redis.Redis.from_url(sys.argv[1])
+    worker = Worker(["high"], connection=connection, heartbeat_s=1)
     worker.scheduler = Scheduler(worker.queues, connection=connection)
-    worker.last_cleaned_at = _long_ago()  # not the first run: RQ restarts a scheduler that has ended
-    worker._stop_requested = stopping
+    worker.last_cleaned_at = datetime.now(UTC) - timedelta(hours=1)  # not the first run: RQ restarts an ended scheduler
+    worker._stop_requested = sys.argv[2] == "stopping"
     try:
         worker.run_maintenance_tasks()
         started = worker.scheduler._process is not None
-        assert started is not stopping
-        assert bool(_scheduler_locks(connection)) is not stopping
+        locked = bool(connection.keys("rq:scheduler-lock:*"))
+        print("RESULT", started, locked)
     finally:
         if worker.scheduler._process is not None:
             worker.stop_scheduler()
         worker.scheduler.release_locks()
+    """
+)
 
 
-def _long_ago() -> datetime:
-    return datetime.now(UTC) - timedelta(hours=1)
+@pytest.mark.parametrize("stopping", [False, True])
+def test_maintenance_starts_a_scheduler_only_while_the_worker_is_not_stopping(config, connection, stopping):
+    result = subprocess.run(
+        [sys.executable, "-c", MAINTENANCE_PROGRAM, config["REDIS_URL"], "stopping" if stopping else "running"],
+        cwd=ROOT,
+        env=worker_env(config),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    [line] = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    _, started, locked = line.split()
+    assert (started == "True") is not stopping
+    assert (locked == "True") is not stopping
+    assert not _scheduler_locks(connection)  # released on the way out
 
 
 # A child forked by the worker (as RQ forks the scheduler and each horse)
