@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from optimizer import channel_store, demo, experiments, judging, seo, video_store
+from optimizer import channel_store, demo, demo_store, experiments, judging, seo, video_store
 from optimizer.verdict import VerdictSettings
 from optimizer.youtube.mapping import content_hash
 from reliability import audit
@@ -41,17 +41,6 @@ _VERSION_COLUMNS = (
     "content_hash",
     "created_at",
 )
-_STATS_COLUMNS = (
-    "video_id",
-    "day",
-    "views",
-    "engaged_views",
-    "estimated_minutes_watched",
-    "likes",
-    "comments",
-    "shares",
-    "subscribers_gained",
-)
 
 
 def import_demo_channel(user_id: int, user_email: str | None = None, settings: VerdictSettings | None = None) -> int:
@@ -71,7 +60,7 @@ def import_demo_channel(user_id: int, user_email: str | None = None, settings: V
         )
         bulk_insert(
             "video_daily_stats",
-            _STATS_COLUMNS,
+            demo_store.STATS_COLUMNS,
             [(ids[v.youtube_video_id], *day) for v in videos for day in v.daily],
             cur=cur,
         )
