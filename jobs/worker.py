@@ -37,6 +37,7 @@ from collections.abc import Sequence
 from types import FrameType
 from typing import Any
 
+import psutil
 from redis.client import Pipeline
 from rq import Queue
 from rq import Worker as RQWorker
@@ -90,7 +91,7 @@ class Scheduler(RQScheduler):
                 continue
             owner = self.connection.hgetall(SCHEDULER_KEY_TEMPLATE % holder.decode())
             host, pid = owner.get(b"hostname", b"").decode(), int(owner.get(b"pid", b"0") or 0)
-            if host == self.hostname and pid and not _pid_alive(pid):
+            if host == self.hostname and pid and not psutil.pid_exists(pid):
                 release_lock(self.connection, key, holder.decode())
                 self.log.info("Scheduler: released the lock for %s of a scheduler that is gone", name)
 
@@ -119,16 +120,6 @@ def _signal_quietly(pid: int, signum: int) -> None:
         os.kill(pid, signum)
     except ProcessLookupError:
         pass
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Worker(RQWorker):

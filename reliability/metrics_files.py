@@ -23,6 +23,8 @@ import glob
 import os
 from pathlib import Path
 
+import psutil
+
 ENV = "PROMETHEUS_MULTIPROC_DIR"
 _slot: str | None = None
 
@@ -120,12 +122,4 @@ def _pid_of(identity: str) -> int:
 
 
 def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid > 0 and psutil.pid_exists(pid)
