@@ -137,7 +137,10 @@ class Services:
         postmaster = psutil.Process(self.postmaster_pid())
         victims = [postmaster, *postmaster.children(recursive=True)]
         for proc in victims:
-            proc.kill()
+            try:
+                proc.kill()
+            except psutil.NoSuchProcess:
+                pass  # a backend that ended between the listing and the kill (seen once in CI)
         psutil.wait_procs(victims, timeout=10)
 
     def stop_postgres(self) -> None:
