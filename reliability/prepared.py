@@ -27,44 +27,56 @@ per request; the one-time ``PREPARE`` of a connection is not one).
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
 import psycopg2
 import psycopg2.extensions
 
 _NAME = re.compile(r"^[a-z_][a-z0-9_]{0,40}$")
+_NAMED_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 _UNDEFINED_STATEMENT = "26000"  # invalid_sql_statement_name
 _FEATURE_NOT_SUPPORTED = "0A000"  # "cached plan must not change result type"
 
 
 class Statement:
-    """One SQL statement with ``%s`` placeholders, prepared per connection."""
+    """One SQL statement, prepared per connection. Its placeholders are
+    either all positional (``%s``, run with a tuple) or all named
+    (``%(name)s``, run with a mapping; a name may appear more than once).
+    A list can stand where a set of values is meant (``= ANY(%s)``);
+    ``IN %s`` with a tuple cannot be prepared."""
 
     def __init__(self, name: str, sql: str) -> None:
-        if not _NAME.match(name) or "%(" in sql:
-            raise ValueError(f"not a statement name, or named placeholders: {name!r}")
+        self.names: tuple[str, ...] = tuple(dict.fromkeys(_NAMED_PLACEHOLDER.findall(sql)))
+        if not _NAME.match(name) or (self.names and "%s" in sql):
+            raise ValueError(f"not a statement name, or mixed placeholders: {name!r}")
         self.name = f"yco_{name}"
         self.sql = sql
-        self.params = sql.count("%s")
-        numbered = sql
-        for number in range(1, self.params + 1):
-            numbered = numbered.replace("%s", f"${number}", 1)
+        if self.names:
+            numbered = _NAMED_PLACEHOLDER.sub(lambda match: f"${self.names.index(match.group(1)) + 1}", sql)
+            self.params = len(self.names)
+        else:
+            self.params = sql.count("%s")
+            numbered = sql
+            for number in range(1, self.params + 1):
+                numbered = numbered.replace("%s", f"${number}", 1)
         self._prepare = f"PREPARE {self.name} AS {numbered}"
         placeholders = ", ".join(["%s"] * self.params)
         self._execute = f"EXECUTE {self.name} ({placeholders})" if self.params else f"EXECUTE {self.name}"
 
-    def execute(self, cur: Any, params: tuple[Any, ...] = ()) -> None:
+    def execute(self, cur: Any, params: tuple[Any, ...] | Mapping[str, Any] = ()) -> None:
         """Run the statement on ``cur``; fetch its rows as after ``cur.execute``."""
         conn = cur.connection
         prepared: set[str] | None = getattr(conn, "prepared_statements", None)
         if prepared is None or not conn.autocommit:
             cur.execute(self.sql, params)
             return
+        values = tuple(params[name] for name in self.names) if isinstance(params, Mapping) else params
         if self.name not in prepared:
             _unobserved(conn, self._prepare)
             prepared.add(self.name)
         try:
-            cur.execute(self._execute, params)
+            cur.execute(self._execute, values)
         except psycopg2.Error as exc:
             if not _repairable(exc):
                 raise
@@ -72,7 +84,7 @@ class Statement:
             _unobserved(conn, f"DEALLOCATE {self.name}", missing_ok=True)
             _unobserved(conn, self._prepare)
             prepared.add(self.name)
-            cur.execute(self._execute, params)
+            cur.execute(self._execute, values)
 
 
 def _repairable(exc: psycopg2.Error) -> bool:

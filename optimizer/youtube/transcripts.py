@@ -16,6 +16,7 @@ from typing import Any
 
 from optimizer.youtube.client import YouTubeClient, YouTubeError
 from reliability.db import Cursor
+from reliability.prepared import Statement
 
 # A video without captions may get some: look again after a week.
 RECHECK_AFTER = timedelta(days=7)
@@ -103,6 +104,21 @@ def count_to_fetch(cur: Cursor, channel: dict[str, Any], video_ids: list[int]) -
     return count_to_fetch_and_when_it_changes(cur, channel, video_ids)[0]
 
 
+# Prepared (reliability/prepared.py): the channel page runs it whenever a
+# change to the channel makes it count afresh.
+_TO_FETCH = Statement(
+    "transcripts_to_fetch",
+    """SELECT count(*) FILTER (WHERE nullif(t.text, '') IS NULL
+                            AND NOT (t.source IS NOT DISTINCT FROM 'none'
+                                     AND t.fetched_at > now() - %(recheck)s::interval)) AS n,
+           extract(epoch FROM min(t.fetched_at + %(recheck)s::interval - now())
+                              FILTER (WHERE nullif(t.text, '') IS NULL AND t.source = 'none'
+                                        AND t.fetched_at > now() - %(recheck)s::interval)) AS changes_in
+    FROM videos v LEFT JOIN transcripts t ON t.video_id = v.id
+    WHERE v.id = ANY(%(ids)s) AND v.channel_id = %(channel)s""",
+)
+
+
 def count_to_fetch_and_when_it_changes(
     cur: Cursor, channel: dict[str, Any], video_ids: list[int]
 ) -> tuple[int, float | None]:
@@ -113,16 +129,6 @@ def count_to_fetch_and_when_it_changes(
     Seconds from the database's own clock, so no clock skew between hosts."""
     if channel["is_demo"] or channel["status"] != "connected" or not video_ids:
         return 0, None
-    cur.execute(
-        """SELECT count(*) FILTER (WHERE nullif(t.text, '') IS NULL
-                                   AND NOT (t.source IS NOT DISTINCT FROM 'none'
-                                            AND t.fetched_at > now() - %(recheck)s)) AS n,
-                  extract(epoch FROM min(t.fetched_at + %(recheck)s - now())
-                                     FILTER (WHERE nullif(t.text, '') IS NULL AND t.source = 'none'
-                                               AND t.fetched_at > now() - %(recheck)s)) AS changes_in
-           FROM videos v LEFT JOIN transcripts t ON t.video_id = v.id
-           WHERE v.id = ANY(%(ids)s) AND v.channel_id = %(channel)s""",
-        {"recheck": RECHECK_AFTER, "ids": video_ids, "channel": channel["id"]},
-    )
+    _TO_FETCH.execute(cur, {"recheck": RECHECK_AFTER, "ids": video_ids, "channel": channel["id"]})
     row = cur.fetchone()
     return int(row["n"]), None if row["changes_in"] is None else float(row["changes_in"])

@@ -72,3 +72,53 @@ def test_turned_off_every_statement_runs_plain(app_config):
         sessions.load(cur, "no-such-session")
         assert not {name for name in _prepared_here(cur) if name.startswith("yco_")}
     assert str(statements[0]).lstrip().startswith("SELECT")
+
+
+def test_named_placeholders_are_numbered_once_each_and_a_list_stands_for_a_set(app):
+    named = Statement(
+        "test_named",
+        "SELECT %(a)s::int + %(b)s::int + %(a)s::int AS n, 3 = ANY(%(set)s::int[]) AS has_three, %(b)s::int AS b",
+    )
+    values = {"b": 10, "a": 1, "set": [1, 2, 3]}
+    with db.reading() as cur:
+        named.execute(cur, values)
+        assert cur.fetchone() == {"n": 12, "has_three": True, "b": 10}
+        assert "yco_test_named" in _prepared_here(cur)
+    with db.transaction() as cur:  # plain SQL, the same answer
+        named.execute(cur, {**values, "set": [4]})
+        assert cur.fetchone() == {"n": 12, "has_three": False, "b": 10}
+
+
+def test_a_statement_mixing_placeholder_kinds_is_refused():
+    with pytest.raises(ValueError, match="mixed placeholders"):
+        Statement("test_mixed", "SELECT %(a)s, %s")
+
+
+def test_the_channel_dashboard_runs_prepared(app):
+    """The dashboard's queries, the page's heaviest to plan, run as EXECUTE
+    and give the same rows as plain SQL (inside a transaction) does."""
+    from webapp.channels import dashboard_store
+
+    with db.transaction() as cur:
+        cur.execute("INSERT INTO users (email, password_hash) VALUES ('dash@example.com', 'x') RETURNING id")
+        user_id = cur.fetchone()["id"]
+        cur.execute(
+            "INSERT INTO channels (youtube_channel_id, title, uploads_playlist_id, created_by)"
+            " VALUES ('UCdash', 'Dash', 'UUdash', %s) RETURNING id",
+            (user_id,),
+        )
+        channel_id = cur.fetchone()["id"]
+        cur.execute(
+            "INSERT INTO videos (channel_id, youtube_video_id, title, view_count, seo_score)"
+            " VALUES (%s, 'dash1', 'Low', 50, 10), (%s, 'dash2', 'High', 90, 95)",
+            (channel_id, channel_id),
+        )
+        plain = (dashboard_store.summary(cur, channel_id), dashboard_store.needs_attention(cur, channel_id))
+    with db.observe_statements() as statements, db.reading() as cur:
+        prepared = (dashboard_store.summary(cur, channel_id), dashboard_store.needs_attention(cur, channel_id))
+    assert [str(s).split(" (")[0] for s in statements] == [
+        "EXECUTE yco_dashboard_summary",
+        "EXECUTE yco_dashboard_needs_attention",
+    ]
+    assert prepared == plain
+    assert [row["title"] for row in prepared[1]] == ["Low"]  # the low-score video, and only it
