@@ -22,12 +22,12 @@ from typing import Any
 
 from flask import Response, render_template, session, url_for
 from flask_login import current_user
-from markupsafe import Markup
 
 from optimizer.youtube import transcripts
 from reliability.db import Cursor
 from webapp.channels import dashboard_store, store
 from webapp.channels.access import can
+from webapp.channels.video_rows import video_rows
 from webapp.page_cache import SlottedPage, page_cache, render_with_slots, request_csrf_token
 
 # A video id no real row has, put in a URL and cut out again: every row's
@@ -67,15 +67,14 @@ def _make_listing(cur: Cursor, channel: dict[str, Any], table: dict[str, Any], p
         # stored yet". Fall back to the first page instead.
         page = 1
         videos, total = store.video_page(cur, channel["id"], per_page=per_page, **{**table, "page": 1})
-    rows = render_template(
-        "channels/_video_rows.html",
-        videos=videos,
+    rows = video_rows(
+        videos,
         can_edit=can(channel, "editor"),
         video_url=row_url("videos.show", channel_id=channel["id"]),
         optimize_url=row_url("optimize.start_one", channel_id=channel["id"]),
     )
     return {
-        "rows": Markup(rows),  # noqa: S704 - rendered by Jinja with autoescaping on
+        "rows": rows,
         "total": total,
         "video_ids": [v["id"] for v in videos],
         "page": page,
