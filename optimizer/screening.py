@@ -132,10 +132,22 @@ def _problem(text: str, known: Known, strict: bool) -> str | None:
         return "personal_data"
     if MARKUP.search(text) or (strict and _odd_character(text)):
         return "markup"
-    for match in INSTRUCTION.finditer(text):
-        if squash_spaces(match.group(0)).casefold() not in squash_spaces(known.text).casefold():
-            return "instruction"
+    for reading, creators in ((text, known.text), (_words_only(text), _words_only(known.text))):
+        for match in INSTRUCTION.finditer(reading):
+            if squash_spaces(match.group(0)).casefold() not in squash_spaces(creators).casefold():
+                return "instruction"
     return None
+
+
+_BETWEEN_WORDS = re.compile(r"[\W_]+")
+
+
+def _words_only(text: str) -> str:
+    """The words of ``text`` with whatever stands between them read as one
+    space: INSTRUCTION's phrases are words apart, and "Developer – Mode" or
+    "ignore | previous_instructions" must read as they would to a model.
+    (Its patterns that need punctuation, "system:" say, see the text as written.)"""
+    return _BETWEEN_WORDS.sub(" ", text)
 
 
 def is_publishable(text: str, known: Known, *, strict: bool = False) -> bool:
