@@ -23,8 +23,9 @@ parts once, and each answer is those blocks with the request's own values
 (the CSRF token, a one-time key) put between them as stored blocks, in one
 gzip member (RFC 1952; the joins are byte-aligned because each part ends
 with a full flush, after which nothing refers back to it, RFC 1951). Such
-a page goes out as gzip even to a client that also offers brotli: about 50
-microseconds where brotli 1 costs 0.45 ms, for a few hundred bytes more.
+a page goes out as gzip even to a client that also offers brotli: about 10
+microseconds where Flask-Compress with brotli 1 costs about 0.1 ms (the
+40 KB seeded channel page, in one process, 2026-12), for 0.5 KB more.
 The same rules decide whether it may be compressed at all.
 """
 
@@ -71,10 +72,10 @@ def init_compression(app: Flask) -> None:
         # Brotli when the client offers it, else gzip; no zstd or deflate.
         COMPRESS_ALGORITHM=["br", "gzip"],
         COMPRESS_ALGORITHM_STREAMING=["br", "gzip"],
-        # The fastest levels: the 45 KB channel page becomes 6.1 KB (brotli 1)
-        # or 6.6 KB (gzip 1) in about 0.45 ms, where brotli 4 or gzip 6 (the
-        # libraries' defaults) save another 1 KB for 1.2 to 2 ms, a fifth of
-        # the page's own CPU (measured on the seeded 500-video page, 2026-12).
+        # The fastest levels: the 40 KB channel page becomes 6.0 KB (brotli 1,
+        # 0.05 ms) or 6.4 KB (gzip 1, 0.11 ms), where brotli 4 or gzip 6 (the
+        # defaults) save another 0.7 to 0.9 KB for 0.3 to 0.4 ms (the
+        # libraries alone, on the seeded 500-video page, in one process, 2026-12).
         COMPRESS_BR_LEVEL=1,
         COMPRESS_LEVEL=1,
     )
