@@ -24,8 +24,9 @@ parts once, and each answer is those blocks with the request's own values
 gzip member (RFC 1952; the joins are byte-aligned because each part ends
 with a full flush, after which nothing refers back to it, RFC 1951). Such
 a page goes out as gzip even to a client that also offers brotli: about 10
-microseconds where Flask-Compress with brotli 1 costs about 0.1 ms (the
-40 KB seeded channel page, in one process, 2026-12), for 0.5 KB more.
+microseconds where Flask-Compress with brotli 1 costs about 0.1 ms in one
+process with warm caches, and 0.2 to 0.45 ms of each answer under the
+bench's load (the 40 KB seeded channel page, 2026-12), for 0.5 KB more.
 The same rules decide whether it may be compressed at all.
 """
 
@@ -75,7 +76,8 @@ def init_compression(app: Flask) -> None:
         # The fastest levels: the 40 KB channel page becomes 6.0 KB (brotli 1,
         # 0.05 ms) or 6.4 KB (gzip 1, 0.11 ms), where brotli 4 or gzip 6 (the
         # defaults) save another 0.7 to 0.9 KB for 0.3 to 0.4 ms (the
-        # libraries alone, on the seeded 500-video page, in one process, 2026-12).
+        # libraries alone, on the seeded 500-video page, in one process with
+        # warm caches, 2026-12; under load each costs two to four times that).
         COMPRESS_BR_LEVEL=1,
         COMPRESS_LEVEL=1,
     )
