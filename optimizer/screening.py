@@ -28,6 +28,7 @@ descriptions lose only the sentences that are tainted.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import asdict, dataclass
@@ -35,7 +36,7 @@ from typing import Any
 
 from optimizer import limits
 from optimizer.text import chapter_line, chapter_problem, chapters_in, squash_spaces, truncate_words
-from optimizer.untrusted import EMAIL, INSTRUCTION, MARKUP, URL, normalise, phones, readings
+from optimizer.untrusted import EMAIL, INSTRUCTION, MARKUP, SPLIT_INSTRUCTION, URL, normalise, phones, readings
 
 FIELDS = {
     "title": "A title",
@@ -88,6 +89,11 @@ class Known:
     def of(cls, title: str | None, description: str | None) -> Known:
         return cls(text=normalise(f"{title or ''}\n{description or ''}"), description=description or "")
 
+    @functools.cached_property
+    def words(self) -> str:
+        """``text`` with whatever stands between words read as one space."""
+        return _words_only(self.text)
+
     def urls(self) -> set[str]:
         return {_url_key(m.group(0)) for m in URL.finditer(EMAIL.sub(" ", self.text))}
 
@@ -132,8 +138,11 @@ def _problem(text: str, known: Known, strict: bool) -> str | None:
         return "personal_data"
     if MARKUP.search(text) or (strict and _odd_character(text)):
         return "markup"
-    for reading, creators in ((text, known.text), (_words_only(text), _words_only(known.text))):
-        for match in INSTRUCTION.finditer(reading):
+    for pattern, reading, creators in (
+        (INSTRUCTION, text, known.text),
+        (SPLIT_INSTRUCTION, _words_only(text), known.words),
+    ):
+        for match in pattern.finditer(reading):
             if squash_spaces(match.group(0)).casefold() not in squash_spaces(creators).casefold():
                 return "instruction"
     return None
@@ -144,9 +153,8 @@ _BETWEEN_WORDS = re.compile(r"[\W_]+")
 
 def _words_only(text: str) -> str:
     """The words of ``text`` with whatever stands between them read as one
-    space: INSTRUCTION's phrases are words apart, and "Developer – Mode" or
-    "ignore | previous_instructions" must read as they would to a model.
-    (Its patterns that need punctuation, "system:" say, see the text as written.)"""
+    space, for SPLIT_INSTRUCTION: "Developer – Mode" or
+    "ignore | previous_instructions" as a model would read them."""
     return _BETWEEN_WORDS.sub(" ", text)
 
 

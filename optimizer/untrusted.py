@@ -131,3 +131,19 @@ _OTHER_LANGUAGES = [
     r"(?:忽略|无视|無視|忘记|忘れ).{0,12}(?:指令|指示|提示|说明|命令|プロンプト)",
 ]
 INSTRUCTION = re.compile("|".join(_ENGLISH + _OTHER_LANGUAGES), re.IGNORECASE | re.MULTILINE)
+
+# The same instructions split by punctuation ("Developer – Mode",
+# "System/Prompt", "ignore_previous_instructions"), looked for in the text
+# with whatever stands between words read as one space. Only the phrases
+# that mean nothing else: a colon, a dash or a bar also ends a part of a
+# title, and "Solar System: Message from Voyager", "Brand New! Instructions
+# for LEGO" or "Hey! AI is changing music" must stay titles.
+SPLIT_INSTRUCTION = re.compile(
+    r"\b(?:developer mode|dan mode|do anything now|prompt injection|system prompt|"
+    r"(?:hidden|secret|confidential) (?:prompt|instructions)|"
+    r"(?:ignore|disregard|forget|override) (?:all )?(?:the |your )?"
+    r"(?:previous|prior|above|earlier|preceding)(?: (?:instructions?|prompts?|directives|rules))?|"
+    r"(?:ignore|override|forget) your (?:instructions|guidelines|rules|programming)|"
+    r"(?:previous|prior|preceding) (?:instructions?|prompts?|directives))\b",
+    re.IGNORECASE,
+)

@@ -243,3 +243,28 @@ def test_an_instruction_split_by_punctuation_is_still_an_instruction(text):
 def test_the_creators_own_punctuated_phrase_may_be_kept():
     title = "Developer – Mode for guitar pedals"
     assert problem(title, Known.of(title, "")) is None
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        # A colon, a dash, a bar or a full stop ends a part of a title: the
+        # words on either side are not one phrase (found in review of the
+        # split-instruction rule above, which at first read them as one).
+        "Solar System: Message from Voyager 1",
+        "ATTENTION: AI Will Replace Your Job?",
+        "Hey! AI is changing music forever",
+        "Skip the Line! Instructions for Disneyland Genie+",
+        "Heart Bypass Surgery: Guidelines for Recovery",
+        "Forget the Manual. Instructions That Actually Work",
+        "Ignore the Haters | Guidelines for New Creators",
+        "Brand New! Instructions for LEGO 42115",
+        "Reveal: The Rules of Poker",
+        "You Are... Dan! (Birthday vlog)",
+        "Discard Pile – Prompts for Journaling",
+        "Forget All, Before & After Home Makeover",
+        "Heart Bypass – Surgery Guidelines | Maya Makes",  # the rule-based engine's own joins
+    ],
+)
+def test_ordinary_titles_with_punctuation_are_not_instructions(title):
+    assert problem(title, Known.of("", "")) is None
