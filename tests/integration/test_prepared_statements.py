@@ -122,3 +122,24 @@ def test_the_channel_dashboard_runs_prepared(app):
     ]
     assert prepared == plain
     assert [row["title"] for row in prepared[1]] == ["Low"]  # the low-score video, and only it
+
+
+def test_a_literal_percent_sign_means_the_same_prepared_and_plain(app):
+    modulo = Statement("test_modulo", "SELECT %(a)s::int %% 3 AS r, '100%%' AS label")
+    with db.reading() as cur:
+        modulo.execute(cur, {"a": 7})
+        assert cur.fetchone() == {"r": 1, "label": "100%"}
+    with db.transaction() as cur:
+        modulo.execute(cur, {"a": 7})
+        assert cur.fetchone() == {"r": 1, "label": "100%"}
+
+
+def test_the_wrong_kind_of_parameters_is_refused_on_both_paths(app):
+    named = Statement("test_named_kind", "SELECT %(a)s::int AS a")
+    positional = Statement("test_positional_kind", "SELECT %s::int AS a")
+    for run in (db.reading, db.transaction):
+        with run() as cur:
+            with pytest.raises(TypeError):
+                named.execute(cur, (1,))
+            with pytest.raises(TypeError):
+                positional.execute(cur, {"a": 1})
