@@ -23,10 +23,14 @@ lone "<" is not markup (YouTube's limits refuse it anyway).
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 
+from hypothesis import assume
 from hypothesis import strategies as st
+
+from optimizer.claude import MAX_OUTPUT_TOKENS
 
 # -- the corpus ---------------------------------------------------------------
 
@@ -426,7 +430,7 @@ def claude_answer(draw, topic_word: str, contact_line: str) -> dict:
         {"start": f"{i}:00", "title": t}
         for i, t in enumerate(draw(st.lists(st.one_of(st.just("Intro"), hostile_bit(topic_word)), max_size=5)))
     ]
-    return {
+    answer = {
         "titles": titles,
         "description": "\n".join(body),
         "description_rationale": draw(hostile_bit(topic_word)),
@@ -435,6 +439,12 @@ def claude_answer(draw, topic_word: str, contact_line: str) -> dict:
         "primary_keyword": draw(st.one_of(st.just(topic_word), hostile_bit(topic_word))),
         "chapters": chapters,
     }
+    # Within the app's output budget as the fake counts it (four characters
+    # a token, of the JSON it sends): a longer answer comes back cut short,
+    # its tool input empty, as the API does at max_tokens, and the app then
+    # rightly falls back to the rule-based engine, which tests nothing here.
+    assume(len(json.dumps(answer)) <= 4 * MAX_OUTPUT_TOKENS)
+    return answer
 
 
 @st.composite
