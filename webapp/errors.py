@@ -17,6 +17,7 @@ from werkzeug.exceptions import HTTPException
 
 from reliability import metrics
 from reliability.errors import AppError, NotFound
+from webapp.fixed_window import REFUSAL_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ def _csrf_error(exc: CSRFError) -> ErrorResponse:
 def _rate_limited(exc: RateLimitExceeded) -> ErrorResponse:
     # The limit that was hit, for API clients: "10 per 1 minute".
     details = {"limit": str(exc.limit.limit)} if request.path.startswith("/api/") else None
-    return error_response(
-        429, "rate_limited", "Too many attempts. Please wait a little and try again.", details=details
-    )
+    return error_response(429, "rate_limited", REFUSAL_MESSAGE, details=details)
 
 
 def _http_error(exc: HTTPException) -> ErrorResponse:

@@ -17,6 +17,7 @@ import time
 
 from flask import Flask, Response
 
+from webapp.default_limit import refusal_headers
 from webapp.extensions import limiter
 
 REFUSALS = (429, 503)
@@ -39,6 +40,8 @@ def _only_on_refusals(response: Response) -> Response:
 def _limit_headers(response: Response) -> None:
     """The breached limit's numbers; Retry-After unless the refusal set its
     own (a per-account login delay says how long)."""
+    if refusal_headers(response):  # the pages' default limit (webapp/default_limit.py)
+        return
     current = limiter.current_limit
     if current is None:
         return

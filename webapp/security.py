@@ -16,6 +16,7 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import URLSafeTimedSerializer
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from webapp.default_limit import init_default_limit
 from webapp.extensions import limiter, talisman
 from webapp.retry_after import init_retry_after
 
@@ -129,6 +130,7 @@ def _init_limiter(app: Flask) -> None:
     )
     init_retry_after(app)  # before the limiter: its hook then runs after the limiter's
     limiter.init_app(app)
+    init_default_limit(app)  # every route without a limit of its own
     if _anonymous_read not in limiter._request_filters:
         # A request filter short-cuts the limiter before it resolves any
         # limit (half a millisecond of Python on every page otherwise).

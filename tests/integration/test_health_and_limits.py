@@ -16,7 +16,7 @@ import redis
 
 from reliability import db
 from reliability.errors import ConfigError
-from tests.helpers import STRONG_PASSWORD, login, register
+from tests.helpers import STRONG_PASSWORD, csrf_from, login, register
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC = "203.0.113.7"  # TEST-NET-3: an address on the internet
@@ -154,6 +154,78 @@ def test_anonymous_gets_are_not_counted_logged_in_ones_are(make_app, app_config)
     statuses = [member.get("/settings").status_code for _ in range(8)]
     assert statuses[:4] == [200] * 4 and statuses[-1] == 429, statuses
     assert _limit_keys(counters)  # counted in Redis, where the anonymous views were not
+
+
+# The routes whose own limits (or exemptions) Flask-Limiter keeps; every other
+# route is counted against DEFAULT_RATE_LIMIT by webapp/default_limit.py.
+LEFT_TO_FLASK_LIMITER = {
+    "accounts.change_password",  # password_guess_limit, per address
+    "accounts.delete_account",  # password_guess_limit
+    "accounts.export.download",
+    "accounts.login",
+    "accounts.recovery.forgot",
+    "accounts.recovery.resend_verification",
+    "accounts.recovery.reset",
+    "accounts.recovery.verify",
+    "accounts.register",
+    "api.auth.token",  # the login page's limit
+    "channels.add_demo",
+    "channels.connect.start",
+    "main.health",  # exempt: probes
+    "main.health_live",
+    "main.health_ready",
+    "main.info",
+    "metrics.scrape",
+    "rq_dashboard.static",
+    "static",
+}
+
+
+def test_the_routes_that_declare_a_limit_keep_it_and_every_other_is_counted_by_default(app):
+    """Read from Flask-Limiter's own registry: a new decorated route, or an
+    upgrade that changes how the registry answers, shows here first."""
+    from webapp.default_limit import left_to_flask_limiter
+
+    with app.test_request_context():
+        kept = {endpoint for endpoint in app.view_functions if left_to_flask_limiter(app, endpoint)}
+    assert kept == LEFT_TO_FLASK_LIMITER
+
+
+def test_a_declared_limit_still_counts_where_the_default_would_not_have_refused(make_app):
+    """The login page keeps its own tight limit (Flask-Limiter's), not the
+    far looser default that counts the other routes."""
+    client = make_app(LOGIN_RATE_LIMIT="2 per minute", DEFAULT_RATE_LIMIT="100 per minute").test_client()
+    token = csrf_from(client.get("/login").get_data(as_text=True))
+    data = {"email": "nobody@example.com", "password": "not the password at all", "csrf_token": token}
+    statuses = [client.post("/login", data=data).status_code for _ in range(3)]
+    assert statuses == [401, 401, 429], statuses
+
+
+def test_anonymous_writes_are_counted_per_address_with_the_refusals_headers(make_app):
+    app = make_app(DEFAULT_RATE_LIMIT="3 per minute")
+    flooder = app.test_client()
+    form = {"csrf_token": csrf_from(flooder.get("/login").get_data(as_text=True))}
+    door = "/settings/sessions/end-all"  # a logged-in user's write, with no limit of its own
+    statuses = [flooder.post(door, data=form).status_code for _ in range(5)]
+    assert statuses == [302, 302, 302, 429, 429], statuses  # 302: to the login page
+    refused = flooder.post(door, data=form)
+    assert refused.headers["X-RateLimit-Limit"] == "3" and refused.headers["X-RateLimit-Remaining"] == "0"
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert "Too many attempts" in refused.get_data(as_text=True)
+    neighbour = app.test_client()
+    away = {"REMOTE_ADDR": "198.51.100.23"}
+    form = {"csrf_token": csrf_from(neighbour.get("/login", environ_overrides=away).get_data(as_text=True))}
+    assert neighbour.post(door, data=form, environ_overrides=away).status_code == 302  # its own count
+
+
+def test_one_users_busy_page_does_not_refuse_another_user(make_app):
+    app = make_app(DEFAULT_RATE_LIMIT="2 per minute")
+    busy, other = app.test_client(), app.test_client()
+    register(busy, "busy@example.com")
+    register(other, "other@example.com")
+    assert [busy.get("/settings").status_code for _ in range(3)] == [200, 200, 429]
+    assert other.get("/settings").status_code == 200
+    assert busy.get("/channels").status_code == 200  # per route, as Flask-Limiter's default limits count
 
 
 def _limit_keys(client) -> list[bytes]:
