@@ -14,7 +14,8 @@ is unchanged: docs/security.md, "Rate limits".
 
 Which routes are left to Flask-Limiter is read from its own registry (the
 limits its decorators registered, its exemptions), the way its `flask
-limiter limits` command reads it, once per endpoint and app.
+limiter limits` command reads it, once per endpoint and app. Its
+before-request check is then called for those routes only.
 """
 
 from __future__ import annotations
@@ -30,7 +31,9 @@ from webapp.fixed_window import REFUSAL_MESSAGE, Window, counter, limit_items, w
 
 _READS = frozenset({"GET", "HEAD", "OPTIONS"})
 _API_PREFIX = "/api/"  # the API counts its own (webapp/api/limits.py)
-_ROUTES = "default_limit_routes"  # app.extensions: endpoint -> counted here?
+_ROUTES = "default_limit_routes"  # app.extensions: endpoint -> who counts it
+# Who counts an endpoint's requests: this module, the API's (webapp/api/limits.py), Flask-Limiter.
+_DEFAULT, _API, _FLASK_LIMITERS = "default", "api", "flask-limiter"
 
 
 class DefaultLimitExceeded(AppError):
@@ -40,11 +43,28 @@ class DefaultLimitExceeded(AppError):
 
 
 def init_default_limit(app: Flask) -> None:
-    """Bind with the limiter: this counts where it would have."""
-    app.before_request(count_default)
-    if _counted_here not in limiter._request_filters:
-        # A request filter short-cuts Flask-Limiter before it resolves any limit.
-        limiter.request_filter(_counted_here)
+    """Call right after ``limiter.init_app(app)``: Flask-Limiter's
+    before-request check is replaced by one that sends each request to its
+    counter, so on a route counted here none of Flask-Limiter's machinery
+    runs (even with a request filter, its check cost a tenth of a cached
+    page: it names the view, scans the exemptions and evaluates an empty
+    list). Its decorators still count the routes that declare a limit."""
+    if not app.config.get("RATELIMIT_ENABLED", True):
+        return  # Flask-Limiter was not bound either: nothing is counted
+    hooks = app.before_request_funcs.setdefault(None, [])
+    flask_limiters = limiter._check_request_limit
+    if flask_limiters not in hooks:  # bound before this, or an upgrade changed how it hooks in
+        raise RuntimeError("Flask-Limiter's before-request check is not registered on this app")
+    hooks[hooks.index(flask_limiters)] = _limit_request
+
+
+def _limit_request() -> None:
+    kind = _route_kind(request.endpoint) if request.endpoint else _FLASK_LIMITERS
+    if kind == _DEFAULT:
+        count_default()
+    elif kind == _FLASK_LIMITERS:
+        limiter._check_request_limit()
+    # _API: counted by the API blueprint's own hook
 
 
 def left_to_flask_limiter(app: Flask, endpoint: str) -> bool:
@@ -66,15 +86,17 @@ def left_to_flask_limiter(app: Flask, endpoint: str) -> bool:
     )
 
 
-def _counted_here() -> bool:
-    endpoint = request.endpoint
-    if not endpoint or request.path.startswith(_API_PREFIX):
-        return False
-    routes: dict[str, bool] = current_app.extensions.setdefault(_ROUTES, {})
-    here = routes.get(endpoint)
-    if here is None:
-        here = routes[endpoint] = not left_to_flask_limiter(current_app, endpoint)
-    return here
+def _route_kind(endpoint: str) -> str:
+    """Who counts this endpoint's requests, worked out once per app."""
+    kinds: dict[str, str] = current_app.extensions.setdefault(_ROUTES, {})
+    kind = kinds.get(endpoint)
+    if kind is None:
+        if left_to_flask_limiter(current_app, endpoint):
+            kind = _FLASK_LIMITERS
+        else:  # every rule of an endpoint is under one prefix
+            kind = _API if request.path.startswith(_API_PREFIX) else _DEFAULT
+        kinds[endpoint] = kind
+    return kind
 
 
 def count_default() -> None:
@@ -82,8 +104,6 @@ def count_default() -> None:
     DEFAULT_RATE_LIMIT's windows: 429 at the first breached one.
     Anonymous reads are not counted (docs/security.md says why)."""
     config = current_app.config
-    if not config.get("RATELIMIT_ENABLED", True) or not _counted_here():
-        return
     if request.method in _READS and not current_user.is_authenticated:
         return
     count = counter(current_app)

@@ -71,19 +71,10 @@ def limit_blueprint(bp: Any) -> None:
 def init_limit_headers(app: Flask) -> None:
     """Register before the limiter is bound: after-request hooks run in
     reverse order, so this one sees the response last and its values stand.
-    Flask-Limiter is told to leave the API's requests alone (a request
-    filter short-cuts it before it resolves any limit), except the views
-    that keep a limit of its (the token endpoint)."""
+    Flask-Limiter is not asked about the API's requests
+    (webapp/default_limit.py), except the views that keep a limit of its
+    (the token endpoint)."""
     app.after_request(_rate_limit_headers)
-    if _left_to_this_module not in limiter._request_filters:
-        limiter.request_filter(_left_to_this_module)
-
-
-def _left_to_this_module() -> bool:
-    if not request.path.startswith(API_PREFIX):
-        return False
-    view = current_app.view_functions.get(request.endpoint or "")
-    return not getattr(view, _LOGIN_LIMITED, False)
 
 
 def count_request() -> None:
