@@ -27,3 +27,33 @@ def test_emails_and_links_with_credentials_go_plain_links_stay():
         "Mail [email removed] or shop https://shop.example.com/[link with credentials removed] "
         "and see https://example.com/recipes"
     )
+
+
+@pytest.mark.parametrize(
+    ("link", "kept"),
+    [
+        ("www.shop.example.com/cart?token=abc", "shop.example.com/[link with credentials removed]"),
+        ("shop.example.com/cart?session=abc", "shop.example.com/[link with credentials removed]"),
+        ("//shop.example.com/cart?key=abc", "shop.example.com/[link with credentials removed]"),
+        ("203.0.113.9:8080/admin?password=hunter2", "203.0.113.9/[link with credentials removed]"),
+        ("ftp://maya:pw@files.example.com/raw", "ftp://files.example.com/[link with credentials removed]"),
+    ],
+)
+def test_links_with_credentials_go_however_they_are_written(link, kept):
+    """Every form the screening reads as a link (optimizer/untrusted.py's
+    URL), not only http(s)://: a link without a scheme carried its token
+    to Claude and SerpAPI."""
+    scrubbed = scrub(f"Order at {link} today")
+    assert "abc" not in scrubbed and "hunter2" not in scrubbed and "maya:pw" not in scrubbed
+    assert kept in scrubbed and scrubbed.startswith("Order at ") and scrubbed.endswith(" today")
+
+
+@pytest.mark.parametrize("after", [",", ".", ")", "!", ";"])
+def test_the_sentence_after_a_removed_link_keeps_its_punctuation(after):
+    text = f"(Cart: https://shop.example.com/cart?token=abc{after} then pay)"
+    assert scrub(text) == f"(Cart: https://shop.example.com/[link with credentials removed]{after} then pay)"
+
+
+def test_plain_links_and_names_stay_exactly_as_written():
+    text = "See example.com, www.example.org/recipes. Or https://example.com/a?b=1, node.js and main.py."
+    assert scrub(text) == text
