@@ -48,19 +48,30 @@ class _NewPasswordMixin:
             raise ValidationError(problem)
 
 
+def _new_password_field(label: str, missing: str, description: str) -> PasswordField:
+    """A password being chosen (the policy is _NewPasswordMixin's)."""
+    return PasswordField(
+        label,
+        validators=[DataRequired(missing)],
+        render_kw={"autocomplete": "new-password"},
+        description=description,
+    )
+
+
+def _confirm_field(label: str, missing: str) -> PasswordField:
+    return PasswordField(
+        label,
+        validators=[DataRequired(missing), EqualTo("password", "The passwords do not match.")],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
 class RegisterForm(_NewPasswordMixin, TextForm):
     email = _email_field()
-    password = PasswordField(
-        "Password",
-        validators=[DataRequired("Choose a password.")],
-        render_kw={"autocomplete": "new-password"},
-        description="At least 12 characters. Length matters more than symbols.",
+    password = _new_password_field(
+        "Password", "Choose a password.", "At least 12 characters. Length matters more than symbols."
     )
-    confirm = PasswordField(
-        "Repeat the password",
-        validators=[DataRequired("Repeat the password."), EqualTo("password", "The passwords do not match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    confirm = _confirm_field("Repeat the password", "Repeat the password.")
 
 
 class ChangePasswordForm(_NewPasswordMixin, TextForm):
@@ -69,17 +80,8 @@ class ChangePasswordForm(_NewPasswordMixin, TextForm):
         validators=[DataRequired("Enter your current password.")],
         render_kw={"autocomplete": "current-password"},
     )
-    password = PasswordField(
-        "New password",
-        validators=[DataRequired("Choose a new password.")],
-        render_kw={"autocomplete": "new-password"},
-        description="At least 12 characters.",
-    )
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = _new_password_field("New password", "Choose a new password.", "At least 12 characters.")
+    confirm = _confirm_field("Repeat the new password", "Repeat the new password.")
 
 
 class DeleteAccountForm(TextForm):
@@ -99,14 +101,5 @@ class ForgotPasswordForm(TextForm):
 
 
 class ResetPasswordForm(_NewPasswordMixin, TextForm):
-    password = PasswordField(
-        "New password",
-        validators=[DataRequired("Choose a new password.")],
-        render_kw={"autocomplete": "new-password"},
-        description="At least 12 characters.",
-    )
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[DataRequired("Repeat the new password."), EqualTo("password", "The passwords do not match.")],
-        render_kw={"autocomplete": "new-password"},
-    )
+    password = _new_password_field("New password", "Choose a new password.", "At least 12 characters.")
+    confirm = _confirm_field("Repeat the new password", "Repeat the new password.")
