@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from optimizer import limits, screening
+from optimizer.chapters import GREETING, OUTRO, build_chapters
+from optimizer.limits import clean_phrase
 from optimizer.text import (
     TITLE_SEPARATORS,
     Chapter,
-    Cue,
     RankedPhrase,
     chapter_line,
     chapter_problem,
@@ -30,7 +31,6 @@ from optimizer.text import (
     clean_title,
     count_phrase,
     find_phrase,
-    first_clause,
     has_url,
     is_meaningful,
     matched_phrase,
@@ -51,26 +51,12 @@ ENGINE = "heuristic"
 TITLE_MIN, TITLE_MAX, KEYWORD_EARLY = 40, 70, 40
 KEYWORD_MAX_CHARS = 40
 SUMMARY_SENTENCES, SENTENCE_MAX_CHARS = 3, 220
-MAX_CHAPTERS, CHAPTER_TITLE_WORDS = 10, 6
 MAX_TAGS, TRANSCRIPT_TAGS = 15, 8
 
-_GREETING = re.compile(
-    r"^(hi|hey|hello|yo|welcome|what's up|whats up|good (morning|afternoon|evening)|let's get started|"
-    r"let's go|let's dive|alright|okay so|so yeah)\b",
-    re.IGNORECASE,
-)
-_OUTRO = re.compile(
-    r"^(and )?(that's it|that's all|thanks for watching|thank you for watching|see you|bye|let me know|"
-    r"don't forget|make sure to|like and subscribe|hit the)\b",
-    re.IGNORECASE,
-)
 _CTA = re.compile(
     r"\b(subscribe|follow|patreon|merch|instagram|twitter|tiktok|facebook|discord|newsletter|sponsor|affiliate|"
     r"donate|membership|join|shop|website|podcast|discount|promo code|support the channel|comments?)\b",
     re.IGNORECASE,
-)
-_LEAD_FILLER = re.compile(
-    r"^((so|okay|ok|now|and|alright|well|um|uh|right|but|then|also|next)\b[\s,]*)+", re.IGNORECASE
 )
 
 
@@ -109,11 +95,6 @@ class Suggestion:
 # -- keyword -----------------------------------------------------------------
 
 
-def _clean_phrase(phrase: str) -> str:
-    """A keyword or tag as one clean line: no commas, quotes, brackets or controls."""
-    return limits.clean_line(re.sub(r"[,\"]", " ", str(phrase)))
-
-
 def _research_keyword(keywords: list[str], title: str, spoken: str) -> str | None:
     """The research keyword the video is most about: named in the title counts
     3, each mention in the transcript 1 (up to 10), times its words (up to 3,
@@ -135,7 +116,7 @@ def choose_keyword(title: str, spoken: str, keywords: list[str], tags: list[str]
     strongest phrase of the title (weighted 3) and transcript, taken from the
     title when the transcript backs it up (a clickbait title is not a topic);
     else the first tag."""
-    research = _research_keyword([k for k in map(_clean_phrase, keywords) if k], title, spoken)
+    research = _research_keyword([k for k in map(clean_phrase, keywords) if k], title, spoken)
     if research:
         return research
     ranked = [p.text for p in rank_phrases([(title, 3.0), (spoken, 1.0)]) if len(p.text) <= KEYWORD_MAX_CHARS]
@@ -145,7 +126,7 @@ def choose_keyword(title: str, spoken: str, keywords: list[str], tags: list[str]
     for choice in (backed, said, in_title):
         if choice:
             return choice[0]
-    return next((tag for tag in map(_clean_phrase, tags) if tag and len(tag) <= KEYWORD_MAX_CHARS), "")
+    return next((tag for tag in map(clean_phrase, tags) if tag and len(tag) <= KEYWORD_MAX_CHARS), "")
 
 
 # -- titles ------------------------------------------------------------------
@@ -189,7 +170,7 @@ def _secondary_topics(keyword: str, research: list[str], existing: list[str], sp
     with the primary keyword."""
     taken, found = set(words(keyword)), []
     repeated = [p.text for p in spoken if p.count >= 2 and " " in p.text]
-    for phrase in [*research, *map(_clean_phrase, existing), *repeated]:
+    for phrase in [*research, *map(clean_phrase, existing), *repeated]:
         if phrase and len(phrase) <= 25 and not taken & set(words(phrase)):
             found.append(phrase)
             taken |= set(words(phrase))
@@ -272,7 +253,7 @@ def _three_distinct(candidates: list[tuple[str, str]], subject: str) -> list[Tit
 
 
 def _informative(sentence: str) -> bool:
-    if _GREETING.match(sentence) or _OUTRO.match(sentence) or _CTA.search(sentence) or has_url(sentence):
+    if GREETING.match(sentence) or OUTRO.match(sentence) or _CTA.search(sentence) or has_url(sentence):
         return False
     tokens = words(sentence)
     return len(tokens) >= 5 and sum(is_meaningful(t) for t in tokens) >= 3
@@ -320,52 +301,6 @@ def _prose_of(description: str) -> str:
     return " ".join(line.strip() for line in lines if line.strip() and not line.strip().endswith(":"))
 
 
-def _ends_meaningfully(token: str) -> bool:
-    found = words(token)
-    return bool(found) and is_meaningful(found[-1])
-
-
-def _chapter_title(cue: Cue) -> str | None:
-    """A short title from what is said: the first clause, filler and trailing
-    small words dropped; "Intro" and "Wrap-up" for greetings and goodbyes."""
-    if _GREETING.match(cue.text):
-        return "Intro"
-    if _OUTRO.match(cue.text):
-        return "Wrap-up"
-    tokens = _LEAD_FILLER.sub("", first_clause(cue.text)).split()[:CHAPTER_TITLE_WORDS]
-    while tokens and not _ends_meaningfully(tokens[-1]):
-        tokens.pop()
-    title = truncate_words(_clean_phrase(" ".join(tokens)), 60)
-    return title[:1].upper() + title[1:] if title else None
-
-
-def _pick_chapters(cues: list[Cue], end: int, gap: int) -> list[Chapter]:
-    chapters: list[Chapter] = [Chapter(0, _chapter_title(cues[0]) or "Intro")]
-    for cue in cues[1:]:
-        start = cue.start or 0
-        if start - chapters[-1].seconds < gap or start > end - 10 or len(chapters) == MAX_CHAPTERS:
-            continue
-        title = _chapter_title(cue)
-        if title and title.casefold() not in {c.title.casefold() for c in chapters}:
-            chapters.append(Chapter(start, title))
-    return chapters
-
-
-def build_chapters(cues: list[Cue], duration: int | None) -> list[Chapter]:
-    """Chapters from timestamped cues: the first at 0:00, spread over the video,
-    each at least 10 seconds long (the last one too, so the end is the video's
-    length or, unknown, the last cue). Empty when fewer than 3 would result."""
-    timed = [cue for cue in cues if cue.start is not None]
-    if not timed:
-        return []
-    end = duration if duration and duration > 0 else max(cue.start or 0 for cue in timed)
-    for gap in (max(10, end // MAX_CHAPTERS), 10):
-        chapters = _pick_chapters(timed, end, gap)
-        if chapter_problem(chapters) is None:
-            return chapters
-    return []
-
-
 def _opening(clean: str, keyword: str) -> str:
     """A first sentence naming the video and its keyword, the part search shows."""
     subject = re.sub(r"\s+[|•]\s+", " – ", re.sub(r"[(\[][^()\[\]]*[)\]]", " ", clean))
@@ -411,12 +346,12 @@ def suggest(video: dict[str, Any], *, transcript: str | None, keywords: list[str
     title = str(video.get("title") or "")
     old_description = str(video.get("description") or "")
     existing = [str(t) for t in (video.get("tags") or [])]
-    channel = truncate_words(_clean_phrase(channel_name or ""), 50)
+    channel = truncate_words(clean_phrase(channel_name or ""), 50)
     # Untrusted text (research, what anyone says in the video) is left out
     # before it can become a keyword, a sentence or a chapter; the pipeline's
     # screening of the result is the guarantee, this keeps the result useful.
     known = screening.Known.of(title, old_description)
-    research = [k for k in map(_clean_phrase, keywords or []) if k and screening.is_publishable(k, known, strict=True)]
+    research = [k for k in map(clean_phrase, keywords or []) if k and screening.is_publishable(k, known, strict=True)]
     cues = [cue for cue in parse_transcript(transcript) if screening.is_publishable(cue.text, known)]
     spoken = transcript_text(cues)
 

@@ -32,6 +32,7 @@ Choices where the documentation is silent (each one the safe side):
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from dataclasses import dataclass
 
@@ -195,6 +196,11 @@ def clean_line(text: str) -> str:
     """One line: control characters become spaces, angle brackets go, spacing is even."""
     text = "".join(" " if _is_control(char) else char for char in text)
     return squash_spaces(_without(text, FORBIDDEN))
+
+
+def clean_phrase(phrase: str) -> str:
+    """A keyword or tag as one clean line: no commas, quotes, brackets or controls."""
+    return clean_line(re.sub(r"[,\"]", " ", str(phrase)))
 
 
 def fit_title(title: str, fallback: str = FALLBACK_TITLE) -> str:
