@@ -46,7 +46,32 @@
     if (box) { box.value = title; }
   });
 
-  document.addEventListener("htmx:sendError", function () {
+  document.addEventListener("htmx:sendError", function (event) {
     showToast("The server could not be reached. Check your connection and try again.");
+    pollAgain(event.detail.elt, 0);
+  });
+
+  // A fragment that follows slow work (an apply, a run, a sync) asks for
+  // itself again a second after each answer ("load delay:1s"). htmx swaps
+  // no failed answer, so one lost poll (the network, a busy server's 5xx or
+  // 429) ended the chain and left "Applying..." on screen for good. Such a
+  // fragment (data-poll) asks again after a growing pause: 2, 4, 8... up to
+  // 30 seconds. Another 4xx (the thing is gone, access was withdrawn) ends it.
+  var POLL_EVENT = "yco-poll";
+  var POLL_MAX_WAIT_MS = 30000;
+
+  function pollAgain(elt, status) {
+    if (!elt || !elt.hasAttribute || !elt.hasAttribute("data-poll")) { return; }
+    if (status && status !== 429 && status < 500) { return; }
+    var failures = Number(elt.getAttribute("data-poll-failures") || "0") + 1;
+    elt.setAttribute("data-poll-failures", String(failures));
+    var wait = Math.min(POLL_MAX_WAIT_MS, 1000 * Math.pow(2, failures));
+    window.setTimeout(function () {
+      if (elt.isConnected) { window.htmx.trigger(elt, POLL_EVENT); }
+    }, wait);
+  }
+
+  document.addEventListener("htmx:responseError", function (event) {
+    pollAgain(event.detail.elt, event.detail.xhr ? event.detail.xhr.status : 0);
   });
 })();
