@@ -14,6 +14,9 @@ def csrf_from(html: str) -> str:
 
 
 STRONG_PASSWORD = "correct horse battery staple"
+# A fragment that follows slow work asks for itself again (templates with data-poll;
+# static/js/app.js asks again after a failed poll): present while the work runs, gone after.
+POLLING = 'hx-trigger="load delay:1s, yco-poll" data-poll'
 
 
 def register(client, email: str = "creator@example.com", password: str = STRONG_PASSWORD):

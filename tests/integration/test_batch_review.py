@@ -12,7 +12,7 @@ import pytest
 
 from optimizer.youtube.quota import APPLY_UNITS
 from tests.fakes.google import fake_google_fixture
-from tests.helpers import login
+from tests.helpers import POLLING, login
 from tests.integration.channel_helpers import post_form, user_client
 from tests.integration.optimize_helpers import (
     burst,
@@ -91,7 +91,7 @@ def test_accept_all_then_apply_accepted_changes_every_video(demo, app_config):
     assert _statuses(url, run) == ["applying"] * 5
     applying_page = owner.get(run_page)
     assert "Applying 5 changes to YouTube" in _text(applying_page)
-    assert 'hx-trigger="load delay:1s"' in applying_page.get_data(as_text=True)  # it refreshes itself meanwhile
+    assert POLLING in applying_page.get_data(as_text=True)  # it refreshes itself meanwhile
 
     burst(app_config)
     suggestions = _suggestions(url, run)

@@ -18,7 +18,7 @@ from rq.job import Job
 from jobs.enqueue import enqueue_apply
 from tests.fakes.google import fake_google_fixture
 from tests.faults.test_apply_killed import _accepted_suggestion, _synced_video
-from tests.helpers import csrf_from
+from tests.helpers import POLLING, csrf_from
 from tests.integration.optimize_helpers import start_worker, stop_process
 from tests.integration.youtube_helpers import channel_pk, page_text, query, run_worker_burst, start_sync
 
@@ -57,7 +57,7 @@ def test_an_apply_that_keeps_failing_ends_failed_with_a_retry_that_works(creator
     page = creator.get(f"/channels/{channel_id}/suggestions/{suggestion}").get_data(as_text=True)
     assert "could not be applied after several attempts" in page and "You can try again below." in page
     assert "Apply to YouTube" in page
-    assert 'hx-trigger="load delay:1s"' not in page  # the page stops polling
+    assert POLLING not in page  # the page stops polling
 
     fake_google.faults.clear()
     assert (

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from tests.helpers import csrf_from, login
+from tests.helpers import POLLING, csrf_from, login
 from tests.integration.channel_helpers import post_form, user_client
 from tests.integration.mail_helpers import invite_and_accept
 from tests.integration.optimize_helpers import burst, import_demo, optimize_and_wait, query, queued_jobs
@@ -217,7 +217,7 @@ def test_applying_an_edited_draft_changes_the_video_and_keeps_the_old_version(re
     assert "Sending the change to YouTube" in review["owner"].get(review["base"]).get_data(as_text=True)
     poll = {"HX-Request": "true", "HX-Target": f"suggestion-{sid}"}
     panel = review["owner"].get(review["base"], headers=poll)
-    assert panel.status_code == 200 and 'hx-trigger="load delay:1s"' in panel.get_data(as_text=True)
+    assert panel.status_code == 200 and POLLING in panel.get_data(as_text=True)
 
     burst(app_config)
     assert _row(review)["status"] == "applied"
