@@ -9,14 +9,41 @@ model still sees that something was there.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 from optimizer.untrusted import EMAIL, URL, phones
 
-_SECRET_PARAMS = re.compile(r"(token|key|secret|sig|signature|password|passwd|auth|session|code|credential)", re.I)
+# A query parameter holds a secret when a word of its name ends so
+# ("access_token", "apiKey", "X-Amz-Signature", "sessionid"), not "keywords".
+_SECRET_WORD = re.compile(
+    r"(token|key|secret|sig|signature|signed|password|passwd|pwd|pass|auth|authorization|bearer|session|"
+    r"sessionid|sid|code|credential|jwt|ticket)s?$",
+    re.IGNORECASE,
+)
+_PARAM_NAME = re.compile(r"[?&;]([^=&;#\s?]+)=")  # every name=..., those of a link inside the link too
+_USERINFO = re.compile(r"//[^/\s?#@]*@")  # //user:password@host, anywhere in the link
 _WITH_SCHEME = re.compile(r"[a-z][a-z0-9+.-]*://|//", re.IGNORECASE)
 # What ends a sentence after a link belongs to the sentence (as the screening reads links).
 _TRAILING = ".,;:!?)]}'\""
+
+
+def _carries_credentials(url: str) -> bool:
+    """A password in the link, or a parameter named for a secret: in the
+    link itself or in one it carries (``site.com/r?next=https://x.io/cb?token=...``)."""
+    if _USERINFO.search(url):
+        return True
+    names = _PARAM_NAME.findall(url)
+    return any(_SECRET_WORD.search(word) for name in names for word in re.split(r"[^A-Za-z]+", name) if word)
+
+
+def _host(url: str) -> tuple[str, str]:
+    """The link's scheme ("https://" or "") and host; both empty when it
+    cannot be read as a URL (a bracket where a host would be)."""
+    try:
+        parts = urlsplit(url if _WITH_SCHEME.match(url) else "//" + url)
+        return (f"{parts.scheme}://" if parts.scheme else ""), parts.hostname or ""
+    except ValueError:
+        return "", ""
 
 
 def _url(match: re.Match[str]) -> str:
@@ -25,11 +52,11 @@ def _url(match: re.Match[str]) -> str:
     alone, the sentence's punctuation after it kept."""
     found = match.group(0)
     url = found.rstrip(_TRAILING)
-    parts = urlsplit(url if _WITH_SCHEME.match(url) else "//" + url)
-    if "@" in parts.netloc or any(_SECRET_PARAMS.search(name) for name, _ in parse_qsl(parts.query)):
-        scheme = f"{parts.scheme}://" if parts.scheme else ""
-        return f"{scheme}{parts.hostname or ''}/[link with credentials removed]{found[len(url) :]}"
-    return found
+    if not _carries_credentials(url):
+        return found
+    scheme, host = _host(url)
+    kept = f"{scheme}{host}/" if host else ""
+    return f"{kept}[link with credentials removed]{found[len(url) :]}"
 
 
 def scrub(text: str | None) -> str:

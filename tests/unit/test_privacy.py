@@ -57,3 +57,35 @@ def test_the_sentence_after_a_removed_link_keeps_its_punctuation(after):
 def test_plain_links_and_names_stay_exactly_as_written():
     text = "See example.com, www.example.org/recipes. Or https://example.com/a?b=1, node.js and main.py."
     assert scrub(text) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "www.site.com/r?next=https://x.io/cb?token=abc123 ok",
+        "google.com/url?q=https://bob:s3cr3t!x@corp.example.com ok",
+        "https://t.co/r?u=https%3A%2F%2Fx.io%2F%3Fpassword%3D1&access_token=abc123 ok",
+    ],
+)
+def test_a_link_inside_a_link_gives_nothing_of_its_credentials_away(text):
+    """The screening's link pattern takes the outer link whole: the
+    credentials of the one it carries count for it (found in review)."""
+    scrubbed = scrub(text)
+    assert "abc123" not in scrubbed and "s3cr3t" not in scrubbed and "bob" not in scrubbed
+    assert "[link with credentials removed]" in scrubbed and scrubbed.endswith(" ok")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[www.example.com](https://www.example.com)",  # a markdown link pasted into a description
+        "see //]x and [www.a.com]",
+        "amazon.com/s?keywords=shoes and example.com/a?author=me",
+    ],
+)
+def test_text_that_urlsplit_cannot_read_or_ordinary_parameters_stay_as_written(text):
+    assert scrub(text) == text
+
+
+def test_a_link_with_credentials_that_urlsplit_cannot_read_still_goes():
+    assert scrub("[www.x.com]/cb?token=abc123 ok") == "[[link with credentials removed] ok"
