@@ -31,7 +31,6 @@ from limits.storage import MemoryStorage, RedisStorage, Storage
 
 log = logging.getLogger(__name__)
 
-HEADERS = ("X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset")
 # How long a process counts in memory after Redis failed, before trying it again.
 REDIS_RETRY_S = 5.0
 REFUSAL_MESSAGE = "Too many attempts. Please wait a little and try again."

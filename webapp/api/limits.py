@@ -30,10 +30,10 @@ from flask import Flask, Response, current_app, g, request
 from flask_login import current_user
 
 from webapp.api.errors import ApiError
+from webapp.api.gate import is_api_request
 from webapp.extensions import client_address_key, limiter
 from webapp.fixed_window import REFUSAL_MESSAGE, Window, counter, limit_items, write_headers
 
-API_PREFIX = "/api/"
 _EXTRA_LIMITS = "api_extra_limits"  # a view's own limits on top of API_RATE_LIMIT (settings' names)
 _LOGIN_LIMITED = "api_login_limited"
 
@@ -104,7 +104,7 @@ def count_request() -> None:
 
 
 def _rate_limit_headers(response: Response) -> Response:
-    if not request.path.startswith(API_PREFIX):
+    if not is_api_request():
         return response
     window: Window | None = g.get("api_limit_window")
     if window is not None:
